@@ -1,0 +1,1 @@
+"""What the autopilot can use: models, preprocessing, metrics, and the spec validator."""

@@ -1,0 +1,1 @@
+"""Rendering one standalone Python script per experiment from Jinja2 templates."""

@@ -1,0 +1,49 @@
+"""One validated run configuration, built before any work starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TaskType = Literal["classification", "regression"]
+
+
+def default_workers_threads() -> int:
+    """Threads one experiment may use: every core this process is allowed to run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class RunConfig(BaseModel):
+    """Everything a session needs to know about what the user asked for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_path: str
+    target: str
+    output_dir: str
+    task: TaskType | None = None
+    metric: str | None = None
+    constraints_path: str | None = None
+    max_iterations: int = Field(20, ge=0, description="experiments after the baseline")
+    time_budget: float = Field(3600.0, gt=0, description="seconds for the whole run")
+    plateau: int = Field(3, ge=1, description="experiments without enough improvement")
+    min_improvement: float = Field(0.005, ge=0, description="relative gain that counts")
+    target_score: float | None = None
+    holdout: float = Field(0.2, gt=0, lt=0.9)
+    folds: int = Field(5, ge=2, le=20)
+    seed: int = 42
+    n_threads: int = Field(default_factory=default_workers_threads, ge=1)
+    experiment_timeout: float | None = Field(None, gt=0, description="cap per experiment, s")
+    memory_limit_mb: int | None = Field(None, gt=0)
+    planner: str = "optimizer"
+
+    @field_validator("data_path", "output_dir")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        return str(Path(value).expanduser().resolve())

@@ -1,0 +1,1 @@
+"""Loading, splitting and profiling tabular data."""

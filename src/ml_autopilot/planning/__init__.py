@@ -1,0 +1,1 @@
+"""Planners: who designs the next experiment."""

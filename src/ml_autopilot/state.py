@@ -1,0 +1,321 @@
+"""Pydantic records of a session, and their atomic, schema-versioned persistence.
+
+Everything a session knows lives in one ``SessionState``; it is written to
+``<run_dir>/state.json`` after every phase and every experiment, through a temp file that is
+renamed into place, so the file on disk is always either the old or the new version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ml_autopilot.config import RunConfig, TaskType
+from ml_autopilot.errors import UserError
+
+SCHEMA_VERSION = 1
+STATE_FILE = "state.json"
+
+Phase = Literal[
+    "created", "loaded", "profiled", "baseline", "iterating", "finalizing", "done", "failed"
+]
+Direction = Literal["minimize", "maximize"]
+ExperimentStatus = Literal["success", "failed", "timeout"]
+Trend = Literal["initial", "improving", "degrading", "plateau", "fluctuating"]
+Label = str | int | float | bool
+
+
+def utc_now() -> str:
+    """Current time as an ISO-8601 string in UTC."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Record(BaseModel):
+    """Base of every persisted record: unknown fields are an error, not silently kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MetricInfo(Record):
+    name: str
+    direction: Direction
+
+
+class DataInfo(Record):
+    """What was loaded and how it was split. The holdout file is read only by the final step."""
+
+    source_path: str
+    source_sha256: str
+    task: TaskType
+    target: str
+    metric: MetricInfo
+    n_rows: int
+    n_train: int
+    n_holdout: int
+    feature_columns: list[str]
+    classes: list[Label] = Field(default_factory=list)
+    train_path: str
+    holdout_path: str
+
+
+class NumericStats(Record):
+    mean: float | None
+    std: float | None
+    min: float | None
+    q25: float | None
+    median: float | None
+    q75: float | None
+    max: float | None
+
+
+class ValueCount(Record):
+    value: str
+    count: int
+
+
+class CategoricalStats(Record):
+    n_unique: int
+    top_values: list[ValueCount]
+
+
+class ColumnProfile(Record):
+    name: str
+    dtype: str
+    kind: Literal["numeric", "categorical"]
+    n_missing: int
+    pct_missing: float
+    n_unique: int
+    numeric: NumericStats | None = None
+    categorical: CategoricalStats | None = None
+
+
+class TargetProfile(Record):
+    task: TaskType
+    n_unique: int
+    mean: float | None = None
+    std: float | None = None
+    skew: float | None = None
+    min: float | None = None
+    max: float | None = None
+    class_counts: dict[str, int] = Field(default_factory=dict)
+    balance: float | None = Field(None, description="smallest class count / largest")
+
+
+class ProfileWarning(Record):
+    kind: Literal[
+        "id_like", "constant", "high_cardinality", "leakage", "many_missing", "small_data"
+    ]
+    column: str | None
+    message: str
+
+
+class DataProfile(Record):
+    n_rows: int
+    n_columns: int
+    numeric_columns: list[str]
+    categorical_columns: list[str]
+    columns: list[ColumnProfile]
+    target: TargetProfile
+    pct_missing_cells: float
+    warnings: list[ProfileWarning] = Field(default_factory=list)
+    excluded_columns: list[str] = Field(
+        default_factory=list, description="ID-like and constant columns no model sees"
+    )
+
+    def column(self, name: str) -> ColumnProfile:
+        return next(c for c in self.columns if c.name == name)
+
+
+class Constraints(Record):
+    """Structured reading of the user's constraints file; ``notes`` keeps everything else."""
+
+    metric: str | None = None
+    preferred_models: list[str] = Field(default_factory=list)
+    avoided_models: list[str] = Field(default_factory=list)
+    preprocessing: dict[str, str] = Field(default_factory=dict)
+    plateau: int | None = None
+    target_score: float | None = None
+    max_iterations: int | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class Preprocessing(Record):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    imputation: Literal["drop", "mean", "median", "mode", "constant", "none"] = "median"
+    scaling: Literal["standard", "minmax", "none"] = "standard"
+    encoding: Literal["onehot", "ordinal", "target", "native"] = "onehot"
+    target_transform: Literal["none", "log"] = "none"
+
+
+class ExperimentSpec(Record):
+    """One experiment as designed: immutable once proposed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+    hypothesis: str
+    reasoning: str
+    planner: str = "optimizer"
+    source: str = "portfolio"
+
+
+class MetricSummary(Record):
+    mean: float
+    std: float
+    folds: list[float]
+
+
+class ExperimentResult(Record):
+    status: ExperimentStatus
+    cv_score: float | None = None
+    cv_std: float | None = None
+    fold_scores: list[float] = Field(default_factory=list)
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    fit_time: float | None = Field(None, description="seconds fitting, summed over folds")
+    predict_time: float | None = Field(None, description="seconds predicting, summed")
+    duration: float = Field(0.0, description="wall seconds of the whole subprocess")
+    error: str | None = None
+    output_tail: str = ""
+    script_path: str | None = None
+
+
+class Comparison(Record):
+    reference: Literal["baseline", "best", "previous"]
+    reference_iteration: int
+    reference_score: float
+    change: float
+    pct_change: float | None
+    better: bool
+
+
+class Analysis(Record):
+    is_new_best: bool
+    comparisons: list[Comparison] = Field(default_factory=list)
+    trend: Trend = "initial"
+    observations: list[str] = Field(default_factory=list)
+
+
+class Hypothesis(Record):
+    rank: int
+    statement: str
+    rationale: str
+    confidence: float = Field(ge=0, le=1)
+    action: dict[str, Any] = Field(default_factory=dict)
+
+
+class HypothesisSet(Record):
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+
+    @property
+    def top(self) -> Hypothesis | None:
+        return self.hypotheses[0] if self.hypotheses else None
+
+
+class ExperimentRecord(Record):
+    iteration: int
+    spec: ExperimentSpec
+    result: ExperimentResult
+    analysis: Analysis | None = None
+    hypotheses: HypothesisSet | None = None
+    started_at: str
+    finished_at: str
+
+
+class FinalResult(Record):
+    status: Literal["success", "failed"]
+    iteration: int
+    name: str
+    cv_score: float | None
+    holdout_score: float | None = None
+    holdout_metrics: dict[str, float] = Field(default_factory=dict)
+    model_path: str | None = None
+    refit_time: float | None = None
+    error: str | None = None
+
+
+class SessionState(Record):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+    config: RunConfig
+    phase: Phase = "created"
+    data: DataInfo | None = None
+    profile: DataProfile | None = None
+    constraints: Constraints = Field(default_factory=Constraints)
+    experiments: list[ExperimentRecord] = Field(default_factory=list)
+    pending_hypotheses: HypothesisSet | None = None
+    elapsed_seconds: float = Field(0.0, description="budget used by earlier sittings")
+    termination_reason: str | None = None
+    final: FinalResult | None = None
+    error: str | None = None
+
+    @property
+    def metric(self) -> MetricInfo:
+        assert self.data is not None, "metric is known once data is loaded"
+        return self.data.metric
+
+    def successful(self) -> list[ExperimentRecord]:
+        return [r for r in self.experiments if r.result.status == "success"]
+
+    def best(self) -> ExperimentRecord | None:
+        """The successful experiment with the best CV score (earliest wins ties)."""
+        done = self.successful()
+        if not done:
+            return None
+        sign = 1.0 if self.metric.direction == "maximize" else -1.0
+        return max(done, key=lambda r: (sign * (r.result.cv_score or 0.0), -r.iteration))
+
+    def next_iteration(self) -> int:
+        return len(self.experiments)
+
+
+def save_state(state: SessionState, run_dir: Path) -> Path:
+    """Write the state atomically: temp file in the same folder, fsync, then rename."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state.updated_at = utc_now()
+    target = run_dir / STATE_FILE
+    payload = state.model_dump_json(indent=2)
+    fd, tmp_name = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=run_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return target
+
+
+def load_state(run_dir: Path) -> SessionState:
+    """Read a run folder's state, with one clear error when it is missing or foreign."""
+    path = Path(run_dir) / STATE_FILE
+    if not path.is_file():
+        raise UserError(f"No run found in {run_dir}: {STATE_FILE} is missing.")
+    try:
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} is not valid JSON ({exc}).") from exc
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise UserError(
+            f"{path} has schema version {version}; this autopilot reads version {SCHEMA_VERSION}."
+        )
+    return SessionState.model_validate(raw)
