@@ -48,9 +48,7 @@ def resolve_metric(name: str | None, task: TaskType) -> MetricInfo:
     chosen = (name or DEFAULT_METRIC[task]).strip().lower()
     definition = METRICS.get(chosen)
     if definition is None:
-        raise UserError(
-            f"Unknown metric '{name}'. Choose one of: {', '.join(metrics_for(task))}."
-        )
+        raise UserError(f"Unknown metric '{name}'. Choose one of: {', '.join(metrics_for(task))}.")
     if definition.task != task:
         raise UserError(
             f"Metric '{chosen}' is for {definition.task}, but this is a {task} task. "

@@ -1,0 +1,297 @@
+"""The `autopilot` command: run, predict, status. The CLI alone writes to the console."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from ml_autopilot.catalog.metrics import relative_improvement
+from ml_autopilot.config import RunConfig
+from ml_autopilot.errors import AutopilotError, UserError
+from ml_autopilot.log import LOGGER_NAME
+from ml_autopilot.predict import predict_file
+from ml_autopilot.session import Session
+from ml_autopilot.state import ExperimentRecord, ExperimentSpec, SessionState, load_state
+from ml_autopilot.status import status_dict
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="ML Autopilot: an autonomous machine-learning experimentation engine.",
+)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]Error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _setup_logging(run_dir: Path | None, verbose: bool) -> None:
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.DEBUG)
+    logger.handlers.clear()
+    handler = RichHandler(console=err_console, show_path=False, show_time=False)
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.addHandler(handler)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(run_dir / "autopilot.log", encoding="utf-8")
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        file_handler.setLevel(logging.DEBUG)
+        logger.addHandler(file_handler)
+
+
+class ConsoleListener:
+    """Prints a live line per experiment with time used and left."""
+
+    def __init__(self, session_start: float) -> None:
+        self.session_start = session_start
+
+    def phase(self, state: SessionState, message: str) -> None:
+        console.print(f"[bold cyan]{state.phase:>10}[/] {message}")
+
+    def experiment_started(self, state: SessionState, iteration: int, spec: ExperimentSpec) -> None:
+        console.print(
+            f"[dim]   #{iteration:<3} {spec.name} ({spec.model}): {spec.hypothesis}[/]",
+            soft_wrap=True,
+        )
+
+    def experiment_finished(self, state: SessionState, record: ExperimentRecord) -> None:
+        result = record.result
+        used = state.elapsed_seconds
+        left = max(0.0, state.config.time_budget - used)
+        clock = f"[dim]{used:6.0f}s used, {left:6.0f}s left[/]"
+        head = f"   #{record.iteration:<3} {record.spec.name[:32]:<32} {record.spec.model:<22}"
+        if result.status != "success":
+            console.print(
+                f"{head} [red]{result.status:>10}[/] {clock}  {result.error or ''}", soft_wrap=True
+            )
+            return
+        line = f"{head} {result.cv_score:>10.5g} ± {result.cv_std or 0:.3g}"
+        analysis = record.analysis
+        best_cmp = (
+            next((c for c in analysis.comparisons if c.reference == "best"), None)
+            if (analysis)
+            else None
+        )
+        if best_cmp and best_cmp.pct_change is not None:
+            line += f" ({best_cmp.pct_change:+.2f}% vs best)"
+        if analysis and analysis.is_new_best:
+            line += " [bold green]new best[/]"
+        console.print(f"{line}  {clock}")
+
+
+def _print_summary(state: SessionState) -> None:
+    data, final = state.data, state.final
+    best = state.best() if data else None
+    table = Table(title="ML Autopilot summary", show_header=False)
+    table.add_row("Run folder", state.config.output_dir)
+    if data:
+        table.add_row(
+            "Task / metric", f"{data.task} / {data.metric.name} ({data.metric.direction})"
+        )
+    table.add_row("Experiments", str(len(state.experiments)))
+    table.add_row("Stopped because", state.termination_reason or "-")
+    if best:
+        baseline = state.experiments[0]
+        gain = ""
+        if baseline.result.cv_score is not None and best.result.cv_score is not None:
+            pct = 100 * relative_improvement(
+                best.result.cv_score, baseline.result.cv_score, state.metric.direction
+            )
+            gain = f" ({pct:+.1f}% vs baseline)"
+        table.add_row("Best (CV)", f"{best.spec.name}: {best.result.cv_score:.5g}{gain}")
+    if final and final.status == "success":
+        table.add_row("Holdout score", f"{final.holdout_score:.5g} ({final.name})")
+        table.add_row("Model", final.model_path or "-")
+    elif final:
+        table.add_row("Final model", f"[red]failed[/]: {final.error}")
+    table.add_row("State", str(Path(state.config.output_dir) / "state.json"))
+    table.add_row("Scripts", str(Path(state.config.output_dir) / "experiments"))
+    table.add_row("Time used", f"{state.elapsed_seconds:.0f} s of {state.config.time_budget:g} s")
+    console.print(table)
+
+
+def _default_output_dir(data: Path) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{data.stem}-{stamp}"
+
+
+@app.command()
+def run(
+    data: Annotated[Path | None, typer.Argument(help="CSV or Parquet table")] = None,
+    target: Annotated[str | None, typer.Option(help="target column")] = None,
+    task: Annotated[str | None, typer.Option(help="classification or regression")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="rmse, mae, r2, f1, accuracy, roc_auc, log_loss")
+    ] = None,
+    constraints: Annotated[Path | None, typer.Option(help="constraints Markdown file")] = None,
+    max_iterations: Annotated[int, typer.Option(help="experiments after the baseline")] = 20,
+    time_budget: Annotated[float, typer.Option(help="seconds for the whole run")] = 3600.0,
+    plateau: Annotated[int, typer.Option(help="stop after N experiments without 0.5% gain")] = 3,
+    target_score: Annotated[float | None, typer.Option(help="stop once CV reaches this")] = None,
+    holdout: Annotated[float, typer.Option(help="private holdout fraction")] = 0.2,
+    folds: Annotated[int, typer.Option(help="cross-validation folds")] = 5,
+    output_dir: Annotated[Path | None, typer.Option(help="run folder (RUN_DIR)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 42,
+    experiment_timeout: Annotated[float | None, typer.Option(help="cap per experiment, s")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details")] = False,
+    resume: Annotated[Path | None, typer.Option(help="continue the run in RUN_DIR")] = None,
+) -> None:
+    """Run the autopilot on a table until a stopping rule fires."""
+    started = time.monotonic()
+    try:
+        if resume is not None:
+            _setup_logging(resume, verbose)
+            session = Session.resume(resume, listener=ConsoleListener(started))
+            console.print(
+                f"Resuming {resume} at phase {session.state.phase} with "
+                f"{len(session.state.experiments)} experiment(s) done"
+            )
+        else:
+            if data is None or target is None:
+                raise UserError("Give a data file and --target (or --resume RUN_DIR).")
+            if task is not None and task not in ("classification", "regression"):
+                raise UserError(f"--task must be classification or regression, not '{task}'.")
+            run_dir = output_dir or _default_output_dir(data)
+            config = _config(
+                data,
+                target,
+                task,
+                metric,
+                constraints,
+                max_iterations,
+                time_budget,
+                plateau,
+                target_score,
+                holdout,
+                folds,
+                run_dir,
+                seed,
+                experiment_timeout,
+            )
+            _setup_logging(run_dir, verbose)
+            session = Session.create(config, listener=ConsoleListener(started))
+            console.print(
+                f"ML Autopilot: planner [bold]optimizer[/] (built in, offline); "
+                f"run folder {config.output_dir}"
+            )
+        state = session.run()
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        folder = resume or output_dir
+        err_console.print(f"Interrupted; state saved. Resume with: autopilot run --resume {folder}")
+        raise typer.Exit(130) from None
+    except AutopilotError as exc:
+        raise _fail(str(exc), code=1) from None
+    _print_summary(state)
+    if state.phase != "done":
+        raise typer.Exit(1)
+
+
+def _config(
+    data: Path,
+    target: str,
+    task: str | None,
+    metric: str | None,
+    constraints: Path | None,
+    max_iterations: int,
+    time_budget: float,
+    plateau: int,
+    target_score: float | None,
+    holdout: float,
+    folds: int,
+    run_dir: Path,
+    seed: int,
+    experiment_timeout: float | None,
+) -> RunConfig:
+    try:
+        return RunConfig(
+            data_path=str(data),
+            target=target,
+            task=task,
+            metric=metric,  # type: ignore[arg-type]
+            constraints_path=str(constraints) if constraints else None,
+            max_iterations=max_iterations,
+            time_budget=time_budget,
+            plateau=plateau,
+            target_score=target_score,
+            holdout=holdout,
+            folds=folds,
+            output_dir=str(run_dir),
+            seed=seed,
+            experiment_timeout=experiment_timeout,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise UserError(f"--{field.replace('_', '-')}: {first['msg']}") from None
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="run folder")],
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet table to predict")],
+    out: Annotated[Path, typer.Option(help="where to write the predictions CSV")] = Path(
+        "predictions.csv"
+    ),
+) -> None:
+    """Predict with the best model of a finished run."""
+    try:
+        rows = predict_file(run_dir, data, out)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"Wrote {rows} predictions to {out}")
+
+
+@app.command()
+def status(
+    run_dir: Annotated[Path, typer.Argument(help="run folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show a run's phase, experiments and best so far."""
+    try:
+        state = load_state(run_dir)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    info = status_dict(state)
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    table = Table(title=f"Run {state.run_id}: phase {state.phase}")
+    for column in ("#", "name", "model", "status", "CV score", "s", "planner"):
+        table.add_column(column)
+    for exp in info["experiments"]:
+        score = "-" if exp["cv_score"] is None else f"{exp['cv_score']:.5g}"
+        table.add_row(
+            str(exp["iteration"]),
+            exp["name"],
+            exp["model"],
+            exp["status"],
+            score,
+            f"{exp['duration']:.1f}",
+            exp["planner"],
+        )
+    console.print(table)
+    _print_summary(state)
+
+
+def main() -> None:  # pragma: no cover
+    app()

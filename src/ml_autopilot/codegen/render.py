@@ -1,0 +1,160 @@
+"""Render one standalone training script per experiment, with values only as safe literals.
+
+The Jinja2 environment's ``finalize`` hook turns every ``{{ value }}`` into a Python literal
+(the ``repr`` of a checked plain value: None, bool, int, finite float, str, and lists or dicts of
+those). The only exception is ``TrustedCode``, which this module builds from catalog constants
+(estimator import paths, template-owned arguments). Column names, category values, paths,
+hypotheses and hyperparameters therefore can never become code. The rendered text is checked
+with ``ast.parse`` before it is saved.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from ml_autopilot.catalog.models import CATALOG
+from ml_autopilot.errors import ExperimentError
+from ml_autopilot.state import DataInfo, DataProfile, ExperimentSpec
+
+TEMPLATE = "experiment.py.j2"
+Mode = Literal["cv", "final"]
+
+
+class TrustedCode(str):
+    """Source text built by this module from catalog constants; emitted verbatim."""
+
+
+def safe_literal(value: Any) -> str:
+    """The Python literal for a plain value; anything else is refused."""
+    _check_plain(value)
+    text = repr(value)
+    ast.literal_eval(text)
+    return text
+
+
+def _check_plain(value: Any) -> None:
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ExperimentError(f"non-finite value {value!r} cannot become a literal")
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_plain(item)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ExperimentError(f"dict key {key!r} is not a string")
+            _check_plain(item)
+        return
+    raise ExperimentError(f"{type(value).__name__} cannot become a literal")
+
+
+def _finalize(value: Any) -> str:
+    if isinstance(value, TrustedCode):
+        return str(value)
+    return safe_literal(value)
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("ml_autopilot.codegen", "templates"),
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+
+
+_ENV = _environment()
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything a script needs; built by the session from validated records only."""
+
+    iteration: int
+    spec: ExperimentSpec
+    data: DataInfo
+    profile: DataProfile
+    folds: int
+    seed: int
+    n_threads: int
+    output_dir: Path
+    mode: Mode = "cv"
+
+
+def feature_columns(profile: DataProfile, data: DataInfo) -> tuple[list[str], list[str]]:
+    """Numeric and categorical columns that models see (excluded columns dropped)."""
+    excluded = set(profile.excluded_columns)
+    numeric = [c for c in profile.numeric_columns if c not in excluded and c != data.target]
+    categorical = [c for c in profile.categorical_columns if c not in excluded and c != data.target]
+    return numeric, categorical
+
+
+def _estimator_import(spec: ExperimentSpec, data: DataInfo) -> TrustedCode:
+    path = CATALOG[spec.model].estimator_path(data.task)
+    module, _, name = path.rpartition(".")
+    return TrustedCode(f"from {module} import {name} as Estimator")
+
+
+def _owned_args(spec: ExperimentSpec) -> TrustedCode:
+    owned = CATALOG[spec.model].owned
+    return TrustedCode("".join(f", {name}={expr}" for name, expr in owned.items()))
+
+
+def render_script(request: RenderRequest) -> str:
+    """Render, then parse, the script for one experiment."""
+    spec, data = request.spec, request.data
+    numeric, categorical = feature_columns(request.profile, data)
+    script_name = "final.py" if request.mode == "final" else "experiment.py"
+    splitter = "StratifiedKFold" if data.task == "classification" else "KFold"
+    context = {
+        "iteration": request.iteration,
+        "title": f"{spec.name} ({spec.model})",
+        "script_name": script_name,
+        "mode": request.mode,
+        "name": spec.name,
+        "model": spec.model,
+        "hypothesis": spec.hypothesis,
+        "train_path": data.train_path,
+        "holdout_path": data.holdout_path if request.mode == "final" else None,
+        "output_dir": str(request.output_dir),
+        "target": data.target,
+        "task": data.task,
+        "classes": list(data.classes),
+        "metric": data.metric.name,
+        "numeric_columns": numeric,
+        "categorical_columns": categorical,
+        "folds": request.folds,
+        "seed": request.seed,
+        "n_threads": request.n_threads,
+        "params": {**CATALOG[spec.model].defaults, **spec.params},
+        "preprocessing": spec.preprocessing.model_dump(),
+        "estimator_import": _estimator_import(spec, data),
+        "owned_args": _owned_args(spec),
+        "splitter": TrustedCode(splitter),
+    }
+    source = _ENV.get_template(TEMPLATE).render(**context)
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:  # a template bug, never data: fail loudly
+        raise ExperimentError(f"generated script does not parse: {exc}") from exc
+    return source
+
+
+def write_script(request: RenderRequest) -> Path:
+    """Render the script into its experiment folder and return its path."""
+    request.output_dir.mkdir(parents=True, exist_ok=True)
+    name = "final.py" if request.mode == "final" else "experiment.py"
+    path = request.output_dir / name
+    path.write_text(render_script(request), encoding="utf-8")
+    return path

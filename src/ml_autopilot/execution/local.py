@@ -1,0 +1,127 @@
+"""Run a generated script as a subprocess of this Python, isolated and bounded.
+
+The child gets its own process group (so a timeout kills every process it started), a memory
+limit through ``RLIMIT_AS``, thread counts set through the usual environment variables, and its
+stdout and stderr captured to files in the experiment folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from ml_autopilot.execution.base import (
+    ExecutionOutcome,
+    ExecutionRequest,
+    Executor,
+    last_error_line,
+    parse_last_json_line,
+    tail,
+)
+from ml_autopilot.log import get_logger
+
+logger = get_logger("execution")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def default_memory_limit_mb() -> int:
+    """Three quarters of physical memory."""
+    return int(psutil.virtual_memory().total * 0.75 / 2**20)
+
+
+def _limit_memory(limit_mb: int) -> None:
+    limit = limit_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+class LocalExecutor(Executor):
+    """Runs each script in a fresh ``sys.executable`` subprocess."""
+
+    def run(self, request: ExecutionRequest) -> ExecutionOutcome:
+        env = os.environ.copy()
+        env.update({name: str(request.n_threads) for name in THREAD_VARIABLES})
+        env["PYTHONUNBUFFERED"] = "1"
+        limit_mb = request.memory_limit_mb or default_memory_limit_mb()
+        stdout_path = request.workdir / "stdout.txt"
+        stderr_path = request.workdir / "stderr.txt"
+        started = time.perf_counter()
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            process = subprocess.Popen(
+                [sys.executable, str(request.script)],
+                cwd=request.workdir,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=lambda: _limit_memory(limit_mb),
+            )
+            timed_out = self._wait(process, max(request.timeout, 0.1))
+        duration = time.perf_counter() - started
+        stdout = stdout_path.read_text(encoding="utf-8", errors="replace")
+        stderr = stderr_path.read_text(encoding="utf-8", errors="replace")
+        return _outcome(process.returncode, timed_out, duration, stdout, stderr, request)
+
+    @staticmethod
+    def _wait(process: subprocess.Popen[bytes], timeout: float) -> bool:
+        try:
+            process.wait(timeout=timeout)
+            return False
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            return True
+        except BaseException:  # Ctrl+C or an exit: never leave the child behind
+            _kill_group(process)
+            raise
+
+
+def _outcome(
+    returncode: int,
+    timed_out: bool,
+    duration: float,
+    stdout: str,
+    stderr: str,
+    request: ExecutionRequest,
+) -> ExecutionOutcome:
+    output_tail = tail(stdout + ("\n" if stdout and stderr else "") + stderr)
+    if timed_out:
+        return ExecutionOutcome(
+            "timeout",
+            duration=duration,
+            output_tail=output_tail,
+            error=f"killed after {request.timeout:.1f} s (timeout)",
+        )
+    if returncode != 0:
+        reason = last_error_line(stderr or stdout)
+        if returncode < 0:
+            reason = f"killed by signal {-returncode}; {reason}"
+        elif "MemoryError" in stderr:
+            reason = f"out of memory (limit {request.memory_limit_mb or 'default'} MB); {reason}"
+        return ExecutionOutcome(
+            "failed",
+            duration=duration,
+            output_tail=output_tail,
+            error=f"exit code {returncode}: {reason}",
+        )
+    payload = parse_last_json_line(stdout)
+    if payload is None:
+        return ExecutionOutcome(
+            "failed",
+            duration=duration,
+            output_tail=output_tail,
+            error="the script printed no JSON result on its last line",
+        )
+    return ExecutionOutcome("success", payload=payload, duration=duration, output_tail=output_tail)

@@ -1,0 +1,74 @@
+"""The planner interface (ask/tell style) and the baseline every session starts from.
+
+A planner proposes the next experiment, observes each finished one, ranks hypotheses about what
+to try next, and may recommend stopping. The offline optimizer and the LLM planner both
+implement it; the session never knows which one it talks to.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from ml_autopilot.config import TaskType
+from ml_autopilot.state import (
+    Constraints,
+    DataProfile,
+    ExperimentRecord,
+    ExperimentSpec,
+    Hypothesis,
+    HypothesisSet,
+    MetricInfo,
+    Preprocessing,
+)
+
+
+@dataclass
+class PlanningContext:
+    """What a planner may see. The holdout is not in it, by construction."""
+
+    task: TaskType
+    metric: MetricInfo
+    profile: DataProfile
+    constraints: Constraints
+    history: list[ExperimentRecord] = field(default_factory=list)
+    hypothesis: Hypothesis | None = None
+    time_left: float = float("inf")
+    iteration: int = 1
+
+
+class Planner(ABC):
+    """Designs experiments. ``propose`` may be called again before ``observe`` (ask/tell)."""
+
+    name: str = "planner"
+
+    @abstractmethod
+    def propose(self, context: PlanningContext) -> ExperimentSpec | None:
+        """The next experiment, or None when there is nothing left worth trying."""
+
+    @abstractmethod
+    def observe(self, record: ExperimentRecord) -> None:
+        """Learn from a finished experiment (successful or not)."""
+
+    @abstractmethod
+    def hypothesise(self, context: PlanningContext) -> HypothesisSet:
+        """Two or three ranked hypotheses; the top one feeds the next design."""
+
+    def stop_reason(self, context: PlanningContext) -> str | None:
+        """A reason to stop now, or None to go on."""
+        return None
+
+
+def baseline_spec(task: TaskType) -> ExperimentSpec:
+    """The plain linear model every session measures itself against."""
+    model = "linear_regression" if task == "regression" else "logistic_regression"
+    return ExperimentSpec(
+        name="baseline",
+        model=model,
+        params={},
+        preprocessing=Preprocessing(imputation="median", scaling="standard", encoding="onehot"),
+        hypothesis="A linear model with default settings sets the bar every later model must beat.",
+        reasoning="Baseline: standard imputation, scaling and one-hot encoding; no tuning.",
+        planner="baseline",
+        source="baseline",
+    )

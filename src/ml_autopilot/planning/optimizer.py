@@ -1,0 +1,377 @@
+"""The built-in offline planner: a proven portfolio first, then Optuna, steered by rules.
+
+Every step is chosen by ranking candidate hypotheses (remaining portfolio entries, data-driven
+variants of the best experiment, Optuna trials) by confidence; the top hypothesis is the next
+design. Finished experiments, portfolio ones included, are told to one Optuna study over the
+catalog's conditional space, so the TPE sampler starts from everything the session has learnt.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from ml_autopilot.catalog.metrics import relative_improvement
+from ml_autopilot.catalog.models import CATALOG, models_for
+from ml_autopilot.log import get_logger
+from ml_autopilot.planning.base import Planner, PlanningContext
+from ml_autopilot.planning.portfolio import PortfolioEntry, portfolio_for
+from ml_autopilot.planning.rules import DataTraits, default_preprocessing, traits_from
+from ml_autopilot.planning.search_space import SearchSpace
+from ml_autopilot.state import (
+    ExperimentRecord,
+    ExperimentSpec,
+    Hypothesis,
+    HypothesisSet,
+    MetricInfo,
+)
+
+logger = get_logger("planning")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+# Models too slow to be worth sampling on large tables (their cost grows with rows squared).
+SLOW_ON_LARGE = {"svc": 10_000, "svr": 10_000, "kneighbors": 50_000, "gradient_boosting": 50_000}
+EXPLORE_EVERY = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A possible next experiment, stated as a hypothesis with a confidence."""
+
+    statement: str
+    rationale: str
+    confidence: float
+    action: dict[str, Any]
+
+
+class OptimizerPlanner(Planner):
+    """Portfolio, rule-driven variants and TPE search; needs no network and no key."""
+
+    name = "optimizer"
+
+    def __init__(self, context: PlanningContext, seed: int = 42) -> None:
+        self.task = context.task
+        self.metric = context.metric
+        self.constraints = context.constraints
+        self.traits: DataTraits = traits_from(context.profile, context.task)
+        self.models = self._allowed_models()
+        self.portfolio = self._portfolio()
+        self.space = SearchSpace(self.models, self.traits, self.constraints)
+        direction = "maximize" if self.metric.direction == "maximize" else "minimize"
+        with warnings.catch_warnings():  # multivariate/group TPE is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.TPESampler(
+                seed=seed,
+                multivariate=True,
+                group=True,
+                n_startup_trials=4,
+                constant_liar=True,
+            )
+        self.study = optuna.create_study(direction=direction, sampler=sampler)
+        self._asked: dict[str, optuna.Trial] = {}
+        self._done: list[ExperimentRecord] = []
+        self._optuna_count = 0
+
+    # ---- setup -------------------------------------------------------------------------
+    def _allowed_models(self) -> list[str]:
+        avoided = set(self.constraints.avoided_models)
+        models = [m for m in models_for(self.task) if m not in avoided]
+        models = [m for m in models if self.traits.n_rows <= SLOW_ON_LARGE.get(m, math.inf)]
+        preferred = [m for m in self.constraints.preferred_models if m in models]
+        return preferred + [m for m in models if m not in preferred]
+
+    def _portfolio(self) -> list[PortfolioEntry]:
+        entries = portfolio_for(self.task, self.traits.n_rows, self.models)
+        preferred = self.constraints.preferred_models
+        covered = {e.model for e in entries}
+        for model in preferred:
+            if model in self.models and model not in covered:
+                entries.append(
+                    PortfolioEntry(
+                        f"{model}_default",
+                        model,
+                        dict(CATALOG[model].defaults),
+                        f"{CATALOG[model].label}, which the constraints prefer, fits this data.",
+                        "The user's constraints prefer this model family.",
+                        prior=0.7,
+                    )
+                )
+        rank = {m: i for i, m in enumerate(preferred)}
+        bonus = [
+            e if e.model not in rank else _with_prior(e, 0.8 - 0.01 * rank[e.model])
+            for e in entries
+        ]
+        return sorted(bonus, key=lambda e: -e.prior)
+
+    # ---- the planner interface ---------------------------------------------------------
+    def observe(self, record: ExperimentRecord) -> None:
+        self._done.append(record)
+        trial = self._asked.pop(record.spec.name, None)
+        value = record.result.cv_score if record.result.status == "success" else None
+        finite = value is not None and math.isfinite(value)
+        if trial is not None:
+            if finite:
+                self.study.tell(trial, value)
+            else:
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return
+        params, distributions = self.space.encode(record.spec)
+        if params and finite:
+            self.study.add_trial(
+                optuna.trial.create_trial(params=params, distributions=distributions, value=value)
+            )
+
+    def propose(self, context: PlanningContext) -> ExperimentSpec | None:
+        hypothesis = context.hypothesis or self.hypothesise(context).top
+        if hypothesis is None:
+            return None
+        spec = self._realise(hypothesis.action, hypothesis.statement, context)
+        if spec is None:  # the top idea went stale (e.g. already run): take the next one
+            for candidate in self._candidates(context)[1:]:
+                spec = self._realise(candidate.action, candidate.statement, context)
+                if spec is not None:
+                    break
+        return spec
+
+    def hypothesise(self, context: PlanningContext) -> HypothesisSet:
+        ranked = self._candidates(context)[:3]
+        return HypothesisSet(
+            hypotheses=[
+                Hypothesis(
+                    rank=i + 1,
+                    statement=c.statement,
+                    rationale=c.rationale,
+                    confidence=round(c.confidence, 3),
+                    action=c.action,
+                )
+                for i, c in enumerate(ranked)
+            ]
+        )
+
+    def stop_reason(self, context: PlanningContext) -> str | None:
+        if not self.models:
+            return "the constraints leave no model to try"
+        return None
+
+    # ---- candidates --------------------------------------------------------------------
+    def _candidates(self, context: PlanningContext) -> list[Candidate]:
+        history = context.history
+        best = _best(history, self.metric)
+        best_text = (
+            f"the current best {best.result.cv_score:.5g} {self.metric.name} ({best.spec.name})"
+            if best
+            else "the baseline"
+        )
+        names = {r.spec.name for r in history}
+        candidates = [
+            Candidate(
+                f"{e.name} ({CATALOG[e.model].label}) will beat {best_text}.",
+                f"{e.hypothesis} {e.reasoning}",
+                e.prior,
+                {"kind": "portfolio", "entry": e.name},
+            )
+            for e in self.portfolio
+            if e.name not in names and self._affordable(e.model, e.params, context)
+        ]
+        candidates += self._variants(history, best, names)
+        candidates += self._search_candidates(best, best_text)
+        return sorted(candidates, key=lambda c: -c.confidence)
+
+    def _variants(
+        self, history: list[ExperimentRecord], best: ExperimentRecord | None, names: set[str]
+    ) -> list[Candidate]:
+        if best is None or best.spec.source == "baseline" or len(_successes(history)) < 3:
+            return []
+        found: list[Candidate] = []
+        prep = best.spec.preprocessing
+        log_name = f"{best.spec.name}_log_target"
+        if (
+            self.traits.log_target_candidate
+            and prep.target_transform == "none"
+            and (log_name not in names and "target_transform" not in self.constraints.preprocessing)
+        ):
+            found.append(
+                Candidate(
+                    f"Fitting {best.spec.name} on log(1+target) will lower the error on the "
+                    f"original scale.",
+                    f"The target is positive and right-skewed "
+                    f"(skew {self.traits.target_skew:.2f}); a log transform evens out "
+                    "the loss across the range.",
+                    0.62 if (self.traits.target_skew or 0) > 2 else 0.52,
+                    {
+                        "kind": "variant",
+                        "base": best.spec.name,
+                        "name": log_name,
+                        "preprocessing": {"target_transform": "log"},
+                    },
+                )
+            )
+        te_name = f"{best.spec.name}_target_encoding"
+        if (
+            self.traits.high_cardinality
+            and prep.encoding in ("onehot", "ordinal")
+            and (te_name not in names and "encoding" not in self.constraints.preprocessing)
+        ):
+            cols = ", ".join(self.traits.high_cardinality[:3])
+            found.append(
+                Candidate(
+                    f"Target encoding for high-cardinality columns ({cols}) will improve "
+                    f"{best.spec.name}.",
+                    "One-hot and ordinal codes waste or scramble the signal of many-level columns.",
+                    0.5,
+                    {
+                        "kind": "variant",
+                        "base": best.spec.name,
+                        "name": te_name,
+                        "preprocessing": {"encoding": "target"},
+                    },
+                )
+            )
+        return found
+
+    def _search_candidates(self, best: ExperimentRecord | None, best_text: str) -> list[Candidate]:
+        focus = best.spec.model if best and best.spec.model in self.models else None
+        explore = Candidate(
+            f"A TPE-sampled configuration across {len(self.models)} model families will beat "
+            f"{best_text}.",
+            "Bayesian optimisation (Optuna TPE) over the conditional space of models, "
+            "hyperparameters and preprocessing, informed by every finished experiment.",
+            0.36 if self._optuna_count % EXPLORE_EVERY == EXPLORE_EVERY - 1 else 0.3,
+            {"kind": "optuna"},
+        )
+        if focus is None:
+            return [explore]
+        tune = Candidate(
+            f"Tuning {CATALOG[focus].label} around its best settings will beat {best_text}.",
+            f"{CATALOG[focus].label} leads; TPE concentrates trials on its hyperparameters "
+            "and preprocessing.",
+            0.34,
+            {"kind": "optuna", "model": focus},
+        )
+        return [tune, explore]
+
+    def _affordable(self, model: str, params: dict[str, Any], context: PlanningContext) -> bool:
+        estimate = estimate_duration(model, params, context.history)
+        return estimate is None or estimate < context.time_left
+
+    # ---- turning an action into a spec -------------------------------------------------
+    def _realise(
+        self, action: dict[str, Any], statement: str, context: PlanningContext
+    ) -> ExperimentSpec | None:
+        kind = action.get("kind")
+        names = {r.spec.name for r in context.history} | set(self._asked)
+        if kind == "portfolio":
+            entry = next((e for e in self.portfolio if e.name == action.get("entry")), None)
+            if entry is None or entry.name in names:
+                return None
+            return ExperimentSpec(
+                name=entry.name,
+                model=entry.model,
+                params=dict(entry.params),
+                preprocessing=default_preprocessing(entry.model, self.traits, self.constraints),
+                hypothesis=statement,
+                reasoning=entry.reasoning,
+                planner=self.name,
+                source="portfolio",
+            )
+        if kind == "variant":
+            base = next((r for r in context.history if r.spec.name == action.get("base")), None)
+            if base is None or action["name"] in names:
+                return None
+            prep = base.spec.preprocessing.model_copy(update=action["preprocessing"])
+            changed = ", ".join(f"{k}={v}" for k, v in action["preprocessing"].items())
+            return ExperimentSpec(
+                name=action["name"],
+                model=base.spec.model,
+                params=dict(base.spec.params),
+                preprocessing=prep,
+                hypothesis=statement,
+                reasoning=f"Same as {base.spec.name} with {changed}.",
+                planner=self.name,
+                source="rule",
+            )
+        if kind == "optuna":
+            return self._ask(action.get("model"), statement, names)
+        return None
+
+    def _ask(self, focus: str | None, statement: str, names: set[str]) -> ExperimentSpec:
+        trial = self.study.ask()
+        model, params, prep = self.space.sample(trial, focus)
+        self._optuna_count += 1
+        name = f"tpe_{trial.number:03d}_{model}"
+        while name in names:
+            name += "_"
+        self._asked[name] = trial
+        return ExperimentSpec(
+            name=name,
+            model=model,
+            params=params,
+            preprocessing=prep,
+            hypothesis=statement,
+            reasoning=(
+                f"Optuna TPE trial {trial.number}: "
+                + ", ".join(f"{k}={_short(v)}" for k, v in params.items())
+            ),
+            planner=self.name,
+            source="optuna",
+        )
+
+
+def _with_prior(entry: PortfolioEntry, prior: float) -> PortfolioEntry:
+    from dataclasses import replace
+
+    return replace(entry, prior=prior)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _successes(history: list[ExperimentRecord]) -> list[ExperimentRecord]:
+    return [
+        r
+        for r in history
+        if r.result.status == "success"
+        and r.result.cv_score is not None
+        and math.isfinite(r.result.cv_score)
+    ]
+
+
+def _best(history: list[ExperimentRecord], metric: MetricInfo) -> ExperimentRecord | None:
+    done = _successes(history)
+    if not done:
+        return None
+    sign = 1.0 if metric.direction == "maximize" else -1.0
+    return max(done, key=lambda r: sign * (r.result.cv_score or 0.0))
+
+
+SIZE_PARAMS = ("n_estimators", "iterations", "max_iter")
+
+
+def estimate_duration(
+    model: str, params: dict[str, Any], history: list[ExperimentRecord]
+) -> float | None:
+    """Seconds an experiment will take, from earlier ones of the same family (None: unknown)."""
+    same = [r for r in history if r.spec.model == model and r.result.status == "success"]
+    if same:
+        ref = same[-1]
+        scale = 1.0
+        for key in SIZE_PARAMS:
+            if key in params and key in ref.spec.params and ref.spec.params[key]:
+                scale = float(params[key]) / float(ref.spec.params[key])
+        return ref.result.duration * max(scale, 0.1)
+    boosted = [
+        r.result.duration
+        for r in history
+        if r.result.status == "success" and CATALOG[r.spec.model].family == "boosting"
+    ]
+    if boosted:
+        return max(boosted) * 1.5
+    return None
+
+
+__all__ = ["OptimizerPlanner", "estimate_duration", "relative_improvement"]

@@ -1,0 +1,126 @@
+"""Generated scripts: values reach them only as literals, and they parse and run."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ml_autopilot.codegen.render import RenderRequest, TrustedCode, render_script, safe_literal
+from ml_autopilot.config import RunConfig
+from ml_autopilot.data.loading import prepare_data
+from ml_autopilot.data.profiling import profile_data
+from ml_autopilot.errors import ExperimentError
+from ml_autopilot.planning.base import baseline_spec
+from ml_autopilot.predict import prepare_features
+from ml_autopilot.state import ExperimentSpec, Preprocessing
+from tests.conftest import INJECTION, make_classification_frame
+
+
+@pytest.fixture
+def hostile_run(tmp_path: Path):
+    """A dataset whose column names and category values are code-shaped strings."""
+    frame = make_classification_frame(90)
+    frame = frame.rename(columns={"signal": INJECTION, "colour": "c'''\n__import__('os')"})
+    frame["c'''\n__import__('os')"] = frame["c'''\n__import__('os')"].map(
+        {"red": INJECTION, "green": '"""; raise SystemExit', "blue": "{{ 7*7 }}"}
+    )
+    frame["species"] = frame["species"].map(
+        {"Adelie": "A\"); os.system('touch pwned2')#", "Chinstrap": "{% raw %}", "Gentoo": "G"}
+    )
+    data = tmp_path / "hostile.csv"
+    frame.to_csv(data, index=False)
+    run_dir = tmp_path / "run"
+    config = RunConfig(data_path=str(data), target="species", output_dir=str(run_dir), folds=3)
+    info, train = prepare_data(config, run_dir)
+    profile = profile_data(train, "species", "classification")
+    return info, profile, run_dir
+
+
+@pytest.mark.parametrize(
+    "value", [None, True, 3, 2.5, "x\"'\n", [1, "a"], {"k": [1.0, None]}, INJECTION]
+)
+def test_safe_literal_round_trips(value):
+    assert ast.literal_eval(safe_literal(value)) == value
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), object(), {1: "a"}, b"x", pd])
+def test_safe_literal_refuses_everything_else(value):
+    with pytest.raises(ExperimentError):
+        safe_literal(value)
+
+
+def test_trusted_code_cannot_come_from_a_spec(hostile_run):
+    info, profile, run_dir = hostile_run
+    spec = ExperimentSpec(
+        name="x",
+        model="lightgbm",
+        params={"n_estimators": 10},
+        hypothesis=TrustedCode("import os"),
+        reasoning="r",
+    )
+    source = render_script(RenderRequest(0, spec, info, profile, 3, 0, 1, run_dir / "e"))
+    # pydantic stores a plain str, so the hypothesis is rendered as a literal, not as code
+    assert "HYPOTHESIS = 'import os'" in source
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "ordinal", "target", "native"])
+def test_hostile_names_and_values_never_execute(hostile_run, encoding, tmp_path):
+    info, profile, run_dir = hostile_run
+    model = "lightgbm" if encoding == "native" else "random_forest"
+    spec = ExperimentSpec(
+        name="hostile",
+        model=model,
+        params={"n_estimators": 20},
+        preprocessing=Preprocessing(encoding=encoding, imputation="median"),
+        hypothesis=INJECTION,
+        reasoning="{{ config }}",
+    )
+    workdir = run_dir / f"exp_{encoding}"
+    workdir.mkdir(parents=True)
+    script = workdir / "experiment.py"
+    script.write_text(render_script(RenderRequest(1, spec, info, profile, 3, 0, 1, workdir)))
+    tree = ast.parse(script.read_text())
+    calls = {
+        n.func.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    }
+    assert "system" not in calls
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "success"
+    assert not any(p.name.startswith("pwned") for p in Path(workdir).rglob("*"))
+    assert not (Path.cwd() / "pwned").exists()
+
+
+def test_baseline_script_parses_and_names_its_estimator(hostile_run):
+    info, profile, run_dir = hostile_run
+    source = render_script(
+        RenderRequest(0, baseline_spec("classification"), info, profile, 3, 0, 1, run_dir / "b")
+    )
+    assert "from sklearn.linear_model import LogisticRegression as Estimator" in source
+    assert "StratifiedKFold(n_splits=FOLDS" in source
+
+
+def test_script_and_predict_prepare_features_identically(hostile_run):
+    info, profile, run_dir = hostile_run
+    source = render_script(
+        RenderRequest(0, baseline_spec("classification"), info, profile, 3, 0, 1, run_dir / "b")
+    )
+    namespace: dict = {}
+    exec(compile(source.replace('if __name__ == "__main__":', "if False:"), "s", "exec"), namespace)
+    frame = pd.read_parquet(info.train_path)
+    from_script = namespace["prepare_features"](frame)
+    from_package = prepare_features(
+        frame, namespace["NUMERIC_COLUMNS"], namespace["CATEGORICAL_COLUMNS"]
+    )
+    pd.testing.assert_frame_equal(from_script, from_package)

@@ -1,0 +1,174 @@
+"""The offline planner: portfolio first, then Optuna, steered by rules, always valid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ml_autopilot.catalog.validation import validate_spec
+from ml_autopilot.data.profiling import profile_data
+from ml_autopilot.planning.base import PlanningContext, baseline_spec
+from ml_autopilot.planning.optimizer import OptimizerPlanner
+from ml_autopilot.state import (
+    Constraints,
+    ExperimentRecord,
+    ExperimentResult,
+    ExperimentSpec,
+    MetricInfo,
+)
+from tests.conftest import make_classification_frame, make_regression_frame
+
+F1 = MetricInfo(name="f1", direction="maximize")
+RMSE = MetricInfo(name="rmse", direction="minimize")
+
+
+def context(task="classification", constraints=None, history=None, frame=None):
+    if frame is None:
+        frame = make_classification_frame() if task == "classification" else make_regression_frame()
+    target = "species" if task == "classification" else "price"
+    return PlanningContext(
+        task=task,
+        metric=F1 if task == "classification" else RMSE,
+        profile=profile_data(frame, target, task),
+        constraints=constraints or Constraints(),
+        history=history or [],
+    )
+
+
+def record(iteration: int, spec: ExperimentSpec, score: float | None, duration=1.0):
+    status = "success" if score is not None else "failed"
+    return ExperimentRecord(
+        iteration=iteration,
+        spec=spec,
+        result=ExperimentResult(
+            status=status,
+            cv_score=score,
+            cv_std=0.01,
+            duration=duration,
+            fit_time=duration / 2,
+            error=None if score else "boom",
+        ),
+        started_at="t",
+        finished_at="t",
+    )
+
+
+def drive(planner, ctx, steps, score_of):
+    """Ask/tell loop with a synthetic objective; returns the proposed specs."""
+    specs = []
+    history = list(ctx.history)
+    for _ in range(steps):
+        ctx.history = history
+        ctx.hypothesis = planner.hypothesise(ctx).top
+        spec = planner.propose(ctx)
+        assert spec is not None
+        specs.append(spec)
+        rec = record(len(history), spec, score_of(spec))
+        history.append(rec)
+        planner.observe(rec)
+    ctx.history = history
+    return specs
+
+
+def test_portfolio_comes_first_then_optuna():
+    ctx = context()
+    base = record(0, baseline_spec("classification"), 0.7)
+    ctx.history = [base]
+    planner = OptimizerPlanner(ctx, seed=0)
+    planner.observe(base)
+    specs = drive(planner, ctx, 12, lambda s: 0.8)
+    sources = [s.source for s in specs]
+    assert sources[0] == "portfolio" and specs[0].model == "lightgbm"
+    first_optuna = sources.index("optuna")
+    assert all(s == "portfolio" for s in sources[:first_optuna])
+    assert "optuna" in sources[first_optuna:]
+    assert len({s.name for s in specs}) == len(specs)
+
+
+def test_every_proposal_passes_validation_in_both_tasks():
+    rng = np.random.default_rng(0)
+    for task in ("classification", "regression"):
+        ctx = context(task)
+        planner = OptimizerPlanner(ctx, seed=1)
+        specs = drive(planner, ctx, 25, lambda s: float(rng.uniform(0.5, 0.9)))
+        for spec in specs:
+            assert validate_spec(spec, task, ctx.profile).spec.model == spec.model
+            assert spec.hypothesis and spec.reasoning
+
+
+def test_hypotheses_are_ranked_with_confidence_and_top_feeds_design():
+    ctx = context()
+    planner = OptimizerPlanner(ctx, seed=0)
+    hypotheses = planner.hypothesise(ctx).hypotheses
+    assert 2 <= len(hypotheses) <= 3
+    assert [h.rank for h in hypotheses] == list(range(1, len(hypotheses) + 1))
+    assert all(0 <= h.confidence <= 1 for h in hypotheses)
+    assert hypotheses == sorted(hypotheses, key=lambda h: -h.confidence)
+    ctx.hypothesis = hypotheses[1]
+    assert planner.propose(ctx).hypothesis == hypotheses[1].statement
+
+
+def test_avoided_models_are_never_proposed_and_preferred_come_first():
+    constraints = Constraints(avoided_models=["lightgbm", "xgboost"], preferred_models=["svc"])
+    ctx = context(constraints=constraints)
+    planner = OptimizerPlanner(ctx, seed=0)
+    specs = drive(planner, ctx, 15, lambda s: 0.8)
+    models = [s.model for s in specs]
+    assert models[0] == "svc"
+    assert "lightgbm" not in models and "xgboost" not in models
+
+
+def test_skewed_positive_target_leads_to_a_log_transform_hypothesis():
+    ctx = context("regression")
+    planner = OptimizerPlanner(ctx, seed=0)
+    assert planner.traits.log_target_candidate
+    specs = drive(planner, ctx, 10, lambda s: 1.0 if s.model == "lightgbm" else 2.0)
+    logged = [s for s in specs if s.source == "rule"]
+    assert logged and logged[0].preprocessing.target_transform == "log"
+    assert "log" in logged[0].hypothesis
+
+
+def test_native_missing_and_categorical_handling_chosen_for_boosters():
+    ctx = context()
+    planner = OptimizerPlanner(ctx, seed=0)
+    spec = planner.propose(ctx)
+    assert spec.model == "lightgbm"
+    assert spec.preprocessing.imputation == "none"
+    assert spec.preprocessing.encoding == "native"
+
+
+def test_failures_are_told_and_search_goes_on():
+    ctx = context()
+    planner = OptimizerPlanner(ctx, seed=0)
+    specs = drive(planner, ctx, 14, lambda s: None if s.source == "optuna" else 0.8)
+    failed = [t for t in planner.study.trials if t.state.name == "FAIL"]
+    assert failed and len(specs) == 14
+
+
+def test_replayed_history_is_known_to_the_study():
+    ctx = context()
+    first = OptimizerPlanner(ctx, seed=0)
+    drive(first, ctx, 6, lambda s: 0.8)
+    second = OptimizerPlanner(ctx, seed=0)
+    for rec in ctx.history:
+        second.observe(rec)
+    names = {r.spec.name for r in ctx.history}
+    ctx.hypothesis = None
+    nxt = second.propose(ctx)
+    assert nxt.name not in names
+    assert len(second.study.trials) == sum(
+        1 for r in ctx.history if r.result.cv_score and math.isfinite(r.result.cv_score)
+    )
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_slow_models_left_out_on_large_data(task):
+    frame = (
+        make_classification_frame(12_000)
+        if task == "classification"
+        else (make_regression_frame(12_000))
+    )
+    planner = OptimizerPlanner(context(task, frame=frame), seed=0)
+    assert "svc" not in planner.models and "svr" not in planner.models

@@ -1,0 +1,166 @@
+"""The `autopilot` command as a user meets it: errors, predict, status, kill -9 and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_autopilot.state import load_state
+from tests.conftest import make_classification_frame
+
+ENV = {**os.environ, "COLUMNS": "200"}
+
+
+def autopilot(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ml_autopilot", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+    )
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (None, ["missing.csv", "--target", "y"], "Data file not found"),
+        ("ok", ["data.csv", "--target", "specie"], "did you mean 'species'"),
+        ("constant", ["data.csv", "--target", "species"], "constant"),
+        ("all_missing", ["data.csv", "--target", "species"], "missing"),
+        ("ok", ["data.csv", "--target", "species", "--metric", "rmse"], "is for regression"),
+        ("ok", ["data.csv", "--target", "species", "--folds", "1"], "--folds"),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, setup, args, message):
+    frame = make_classification_frame(40)
+    if setup == "constant":
+        frame["species"] = "Adelie"
+    if setup == "all_missing":
+        frame["species"] = np.nan
+    if setup:
+        frame.to_csv(tmp_path / "data.csv", index=False)
+    args = [str(tmp_path / a) if a.endswith(".csv") else a for a in args]
+    done = autopilot("run", *args, "--output-dir", str(tmp_path / "run"), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message.lower() in done.stderr.lower()
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_run_predict_and_status(classification_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    done = autopilot(
+        "run",
+        str(classification_csv),
+        "--target",
+        "species",
+        "--output-dir",
+        str(run_dir),
+        "--max-iterations",
+        "1",
+        "--folds",
+        "3",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "new best" in done.stdout and "Holdout score" in done.stdout
+    status = json.loads(autopilot("status", str(run_dir), "--json").stdout)
+    assert status["phase"] == "done"
+    assert status["metric"] == {"name": "f1", "direction": "maximize"}
+    assert [e["iteration"] for e in status["experiments"]] == [0, 1]
+    assert status["experiments"][0]["planner"] == "baseline"
+    assert status["best"]["cv_score"] == max(e["cv_score"] for e in status["experiments"])
+    assert status["holdout"]["score"] == load_state(run_dir).final.holdout_score
+    assert status["termination_reason"]
+    test_x = make_classification_frame(30, seed=5).drop(columns=["species"])
+    test_x.to_csv(tmp_path / "test_X.csv", index=False)
+    out = tmp_path / "preds.csv"
+    assert (
+        autopilot(
+            "predict", str(run_dir), str(tmp_path / "test_X.csv"), "--out", str(out)
+        ).returncode
+        == 0
+    )
+    preds = pd.read_csv(out)
+    assert list(preds.columns) == ["prediction", "Adelie", "Chinstrap", "Gentoo"]
+    assert len(preds) == 30
+    assert np.allclose(preds[["Adelie", "Chinstrap", "Gentoo"]].sum(axis=1), 1.0)
+    assert set(preds["prediction"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_predict_on_unfinished_run_is_a_clear_error(tmp_path):
+    done = autopilot("predict", str(tmp_path), str(tmp_path / "x.csv"))
+    assert done.returncode == 2 and "No run found" in done.stderr
+
+
+def _start(data: Path, run_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ml_autopilot",
+            "run",
+            str(data),
+            "--target",
+            "species",
+            "--output-dir",
+            str(run_dir),
+            "--max-iterations",
+            "4",
+            "--folds",
+            "3",
+            "--plateau",
+            "10",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
+
+
+def test_kill_9_at_a_random_moment_then_resume(classification_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    process = _start(classification_csv, run_dir)
+    time.sleep(random.uniform(4.0, 16.0))
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    before = load_state(run_dir) if (run_dir / "state.json").exists() else None
+    if before is None:  # killed before the first save: the run never started
+        return
+    resumed = autopilot("run", "--resume", str(run_dir))
+    assert resumed.returncode == 0, resumed.stderr
+    after = load_state(run_dir)
+    assert after.phase == "done"
+    assert [r.iteration for r in after.experiments] == list(range(len(after.experiments)))
+    assert len(after.experiments) == 5
+    assert after.experiments[: len(before.experiments)] == before.experiments
+    assert len({r.spec.name for r in after.experiments}) == len(after.experiments)
+
+
+def test_ctrl_c_saves_and_exits_cleanly(classification_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    process = _start(classification_csv, run_dir)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if (run_dir / "state.json").exists() and load_state(run_dir).experiments:
+            break
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Resume with" in stderr and "Traceback" not in stderr
+    state = load_state(run_dir)
+    assert state.experiments and state.phase != "done"

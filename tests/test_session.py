@@ -1,0 +1,175 @@
+"""The loop end to end: phases, failures, timeouts, resume and reproducible scripts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ml_autopilot.planning.base import Planner, PlanningContext
+from ml_autopilot.planning.optimizer import OptimizerPlanner
+from ml_autopilot.session import Session
+from ml_autopilot.state import (
+    ExperimentRecord,
+    ExperimentSpec,
+    Hypothesis,
+    HypothesisSet,
+    Preprocessing,
+    load_state,
+)
+from tests.conftest import run_config
+
+
+class PhaseRecorder:
+    """Reads the state file from disk at every event: proves each phase was saved."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.saved_phases: list[str] = []
+        self.saved_counts: list[int] = []
+
+    def phase(self, state, message):
+        self.saved_phases.append(load_state(self.run_dir).phase)
+
+    def experiment_started(self, state, iteration, spec):
+        return None
+
+    def experiment_finished(self, state, record):
+        self.saved_counts.append(len(load_state(self.run_dir).experiments))
+
+
+class ScriptedPlanner(Planner):
+    """Proposes a fixed list of specs (to force crashes and hangs), then stops."""
+
+    name = "scripted"
+
+    def __init__(self, specs: list[ExperimentSpec]) -> None:
+        self.specs = list(specs)
+        self.seen: list[ExperimentRecord] = []
+
+    def propose(self, context: PlanningContext) -> ExperimentSpec | None:
+        return self.specs.pop(0) if self.specs else None
+
+    def observe(self, record: ExperimentRecord) -> None:
+        self.seen.append(record)
+
+    def hypothesise(self, context: PlanningContext) -> HypothesisSet:
+        return HypothesisSet(
+            hypotheses=[
+                Hypothesis(rank=1, statement="next scripted spec", rationale="test", confidence=0.5)
+            ]
+        )
+
+
+def spec(name: str, model: str, params: dict, **prep: str) -> ExperimentSpec:
+    return ExperimentSpec(
+        name=name,
+        model=model,
+        params=params,
+        preprocessing=Preprocessing(**prep),
+        hypothesis=f"{name} helps",
+        reasoning="test",
+        planner="scripted",
+        source="test",
+    )
+
+
+def test_full_session_saves_every_phase_and_leaves_a_model(classification_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    recorder = PhaseRecorder(run_dir)
+    session = Session.create(run_config(classification_csv, "species", run_dir), listener=recorder)
+    state = session.run()
+    assert recorder.saved_phases == ["loaded", "profiled", "baseline", "finalizing", "done"]
+    assert recorder.saved_counts == [1, 2, 3]
+    assert state.termination_reason == "max iterations (2) reached"
+    assert [r.iteration for r in state.experiments] == [0, 1, 2]
+    assert state.experiments[0].spec.planner == "baseline"
+    for record in state.experiments:
+        assert record.result.status == "success", record.result.error
+        assert Path(record.result.script_path).is_file()
+        assert record.analysis is not None and record.hypotheses is not None
+        assert 2 <= len(record.hypotheses.hypotheses) <= 3
+    assert state.final.status == "success"
+    assert Path(state.final.model_path).is_file()
+    assert set(state.final.holdout_metrics) == {"accuracy", "f1", "log_loss", "roc_auc"}
+    assert state.data.n_holdout == 32 and state.profile.n_rows == 128
+
+
+def test_saved_script_reproduces_its_metrics(classification_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    state = Session.create(
+        run_config(classification_csv, "species", run_dir, max_iterations=1)
+    ).run()
+    record = state.experiments[1]
+    script = Path(record.result.script_path)
+    done = subprocess.run(
+        [sys.executable, script.name],
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    again = json.loads(done.stdout.strip().splitlines()[-1])
+    assert again["cv_score"] == pytest.approx(record.result.cv_score, abs=1e-12)
+    assert again["fold_scores"] == pytest.approx(record.result.fold_scores, abs=1e-12)
+
+
+def test_crash_and_hang_do_not_stop_the_loop(regression_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    planner = ScriptedPlanner(
+        [
+            spec("crashes", "kneighbors", {"n_neighbors": 5000}),  # more neighbours than rows
+            spec("hangs", "catboost", {"iterations": 20000, "depth": 10, "learning_rate": 0.01}),
+            spec("works", "ridge", {"alpha": 1.0}),
+        ]
+    )
+    config = run_config(regression_csv, "price", run_dir, max_iterations=5, experiment_timeout=8.0)
+    state = Session.create(config, planner=planner).run()
+    statuses = {r.spec.name: r.result.status for r in state.experiments}
+    assert statuses == {
+        "baseline": "success",
+        "crashes": "failed",
+        "hangs": "timeout",
+        "works": "success",
+    }
+    crashed = state.experiments[1].result
+    assert "n_neighbors" in crashed.error or "n_samples" in crashed.error
+    hung = state.experiments[2].result
+    assert hung.duration < 20 and "timeout" in hung.error
+    assert state.termination_reason == "the planner has nothing left worth trying"
+    assert state.phase == "done" and state.final.status == "success"
+    assert [r.spec.name for r in planner.seen] == ["baseline", "crashes", "hangs", "works"]
+
+
+def test_invalid_spec_is_recorded_not_run(regression_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    planner = ScriptedPlanner([spec("bogus", "deep_forest_9000", {})])
+    state = Session.create(run_config(regression_csv, "price", run_dir), planner=planner).run()
+    bogus = state.experiments[1]
+    assert bogus.spec.model == "deep_forest_9000"  # recorded as asked, never swapped
+    assert bogus.result.status == "failed"
+    assert bogus.result.error.startswith("invalid spec: unknown model")
+    assert not list((run_dir / "experiments").glob("001_*"))
+
+
+def test_resume_continues_numbering_without_repeats(regression_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    first = Session.create(run_config(regression_csv, "price", run_dir, max_iterations=1)).run()
+    assert first.phase == "done"
+    state = load_state(run_dir)
+    state.phase = "iterating"  # as if stopped before the last iterations
+    state.final = None
+    state.config = state.config.model_copy(update={"max_iterations": 3})
+    from ml_autopilot.state import save_state
+
+    save_state(state, run_dir)
+    resumed = Session.resume(run_dir).run()
+    names = [r.spec.name for r in resumed.experiments]
+    assert [r.iteration for r in resumed.experiments] == [0, 1, 2, 3]
+    assert len(set(names)) == 4
+    assert resumed.experiments[:2] == first.experiments[:2]
+    assert isinstance(Session.resume(run_dir).planner, OptimizerPlanner)
