@@ -167,6 +167,10 @@ class ExperimentSpec(Record):
     reasoning: str
     planner: str = "optimizer"
     source: str = "portfolio"
+    direction: str | None = Field(None, description="research direction it belongs to")
+    fallback_reason: str | None = Field(
+        None, description="why the offline planner designed it instead of the LLM"
+    )
 
 
 class MetricSummary(Record):
@@ -243,6 +247,73 @@ class FinalResult(Record):
     error: str | None = None
 
 
+class TrackingInfo(Record):
+    """Where this session logs in MLflow, so a resumed session logs into the same runs."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    child_run_ids: dict[int, str] = Field(default_factory=dict)
+    final_logged: bool = False
+    model_uri: str | None = None
+
+
+class LlmCall(Record):
+    component: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    duration: float = 0.0
+    ok: bool = True
+    error: str | None = None
+
+
+class LlmUsage(Record):
+    """Token use and estimated cost of the LLM planner, per call and in total."""
+
+    model: str
+    calls: list[LlmCall] = Field(default_factory=list)
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(c.input_tokens for c in self.calls)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(c.output_tokens for c in self.calls)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def cost_usd(self) -> float | None:
+        costs = [c.cost_usd for c in self.calls if c.cost_usd is not None]
+        return sum(costs) if costs else None
+
+
+class ResearchDirection(Record):
+    """A named line of inquiry that groups experiments."""
+
+    name: str
+    rationale: str
+    status: Literal["open", "closed"] = "open"
+    opened_at: str = Field(default_factory=utc_now)
+    closed_at: str | None = None
+    iterations: list[int] = Field(default_factory=list)
+    learnings: list[str] = Field(default_factory=list)
+
+
+class SteeringNote(Record):
+    """A person's instruction to a running session (`autopilot steer`)."""
+
+    text: str
+    received_at: str = Field(default_factory=utc_now)
+    acknowledged_at: str | None = None
+    applied_as: str | None = None
+
+
 class SessionState(Record):
     schema_version: int = SCHEMA_VERSION
     run_id: str
@@ -259,6 +330,17 @@ class SessionState(Record):
     termination_reason: str | None = None
     final: FinalResult | None = None
     error: str | None = None
+    planner_name: str = "optimizer"
+    planner_memory: dict[str, Any] = Field(
+        default_factory=dict, description="what a planner keeps across a resume (LLM history)"
+    )
+    llm_usage: LlmUsage | None = None
+    narrative: dict[str, str] = Field(
+        default_factory=dict, description="report sections written by the LLM planner"
+    )
+    tracking: TrackingInfo | None = None
+    directions: list[ResearchDirection] = Field(default_factory=list)
+    steering: list[SteeringNote] = Field(default_factory=list)
 
     @property
     def metric(self) -> MetricInfo:

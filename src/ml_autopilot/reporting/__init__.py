@@ -1,0 +1,1 @@
+"""Everything visible afterwards: the Markdown report, its plots, and the HTML dashboard."""

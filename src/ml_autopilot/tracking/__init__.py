@@ -1,0 +1,1 @@
+"""Experiment tracking: the session logs through a small interface; MLflow is the default."""
