@@ -41,7 +41,13 @@ class RunConfig(BaseModel):
     n_threads: int = Field(default_factory=default_workers_threads, ge=1)
     experiment_timeout: float | None = Field(None, gt=0, description="cap per experiment, s")
     memory_limit_mb: int | None = Field(None, gt=0)
-    planner: str = "optimizer"
+    planner: Literal["auto", "optimizer", "llm"] = "auto"
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_budget: int | None = Field(None, gt=0, description="tokens the LLM may use in all")
+    llm_temperature: float = Field(1.0, ge=0, le=2)
+    llm_thinking: Literal["off", "low", "medium", "high"] = "high"
+    tracking_uri: str | None = None
 
     @field_validator("data_path", "output_dir")
     @classmethod

@@ -28,7 +28,7 @@ from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.finalize import finalize
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext, baseline_spec
-from ml_autopilot.planning.optimizer import OptimizerPlanner
+from ml_autopilot.planning.factory import make_planner, resolve_planner_name
 from ml_autopilot.state import (
     ExperimentRecord,
     ExperimentResult,
@@ -40,6 +40,7 @@ from ml_autopilot.state import (
     utc_now,
 )
 from ml_autopilot.termination import TerminationView, check_termination
+from ml_autopilot.tracking.base import NullTracker, Tracker
 
 logger = get_logger("session")
 EXPERIMENTS_DIR = "experiments"
@@ -92,8 +93,10 @@ class Session:
         executor: Executor | None = None,
         listener: SessionListener | None = None,
         planner: Planner | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         self.state = state
+        self.tracker = tracker or NullTracker()
         self.run_dir = Path(state.config.output_dir)
         self.executor = executor or LocalExecutor()
         self.listener = listener or QuietListener()
@@ -112,6 +115,7 @@ class Session:
                 f"{run_dir} already holds a run; use --resume {run_dir} or another --output-dir."
             )
         state = SessionState(run_id=uuid.uuid4().hex[:12], config=config)
+        state.planner_name = resolve_planner_name(config)
         if config.constraints_path:
             state.constraints = load_constraints(Path(config.constraints_path))
         save_state(state, run_dir)
@@ -142,6 +146,9 @@ class Session:
         state = self.state
         if state.phase == "created":
             self._load()
+        if state.data is not None:
+            self.tracker.start(state)  # also catches up experiments a crash left unlogged
+            self.save()
         if state.phase == "loaded":
             self._profile()
         if state.phase == "profiled":
@@ -201,7 +208,12 @@ class Session:
 
     def _finalize(self) -> None:
         self.state.final = finalize(self.state, self.executor, self.time_left())
+        self.save()
+        self.tracker.log_final(self.state)
+        self._collect_planner_outputs()
         self._advance("done", "Finished")
+        self.tracker.close(self.state)
+        self.save()
 
     # ---- one experiment ----------------------------------------------------------------
     def _run_experiment(self, spec: ExperimentSpec) -> ExperimentRecord:
@@ -229,10 +241,16 @@ class Session:
         record.analysis = analyse(
             state.experiments, result, iteration, state.metric, model=spec.model
         )
-        state.experiments.append(record)
         planner.observe(record)
-        record.hypotheses = planner.hypothesise(self._context())
+        state.experiments.append(record)
+        context = self._context()
+        record.analysis.observations += planner.observations(record, context)
+        record.hypotheses = planner.hypothesise(context)
         state.pending_hypotheses = record.hypotheses
+        state.planner_memory = planner.export_memory()
+        state.llm_usage = planner.usage()
+        self.save()  # the experiment is safe on disk before anything else happens
+        self.tracker.log_experiment(state, record)
         self.save()
         self.listener.experiment_finished(state, record)
         return record
@@ -321,10 +339,17 @@ class Session:
     @property
     def planner(self) -> Planner:
         if self._planner is None:
-            self._planner = OptimizerPlanner(self._context(), seed=self.state.config.seed)
+            self._planner = make_planner(self._context(), self.state)
             for record in self.state.experiments:  # replay history after a resume
                 self._planner.observe(record)
         return self._planner
+
+    def _collect_planner_outputs(self) -> None:
+        try:
+            self.state.narrative = self.planner.narrative(self.state)
+        except AutopilotError as exc:  # the template report stands in for a failed narrative
+            logger.warning("planner narrative failed: %s", exc)
+        self.state.llm_usage = self.planner.usage()
 
     def _context(self) -> PlanningContext:
         state = self.state

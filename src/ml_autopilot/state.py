@@ -370,6 +370,7 @@ def save_state(state: SessionState, run_dir: Path) -> Path:
     payload = state.model_dump_json(indent=2)
     fd, tmp_name = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=run_dir)
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(payload)
             handle.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 from ml_autopilot.config import TaskType
 from ml_autopilot.state import (
@@ -18,8 +19,10 @@ from ml_autopilot.state import (
     ExperimentSpec,
     Hypothesis,
     HypothesisSet,
+    LlmUsage,
     MetricInfo,
     Preprocessing,
+    SessionState,
 )
 
 
@@ -57,6 +60,22 @@ class Planner(ABC):
     def stop_reason(self, context: PlanningContext) -> str | None:
         """A reason to stop now, or None to go on."""
         return None
+
+    def observations(self, record: ExperimentRecord, context: PlanningContext) -> list[str]:
+        """Extra observations on a finished experiment (the LLM's reading of it)."""
+        return []
+
+    def export_memory(self) -> dict[str, Any]:
+        """What must survive a resume (e.g. an LLM conversation); saved with the state."""
+        return {}
+
+    def usage(self) -> LlmUsage | None:
+        """Token use so far, for planners that call a language model."""
+        return None
+
+    def narrative(self, state: SessionState) -> dict[str, str]:
+        """Report sections written by the planner (executive summary, insights, ...)."""
+        return {}
 
 
 def baseline_spec(task: TaskType) -> ExperimentSpec:
