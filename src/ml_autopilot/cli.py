@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +23,7 @@ from ml_autopilot.predict import predict_file
 from ml_autopilot.session import Session
 from ml_autopilot.state import ExperimentRecord, ExperimentSpec, SessionState, load_state
 from ml_autopilot.status import status_dict
+from ml_autopilot.tracking.base import NullTracker, Tracker
 
 app = typer.Typer(
     add_completion=False,
@@ -60,9 +60,6 @@ def _setup_logging(run_dir: Path | None, verbose: bool) -> None:
 class ConsoleListener:
     """Prints a live line per experiment with time used and left."""
 
-    def __init__(self, session_start: float) -> None:
-        self.session_start = session_start
-
     def phase(self, state: SessionState, message: str) -> None:
         console.print(f"[bold cyan]{state.phase:>10}[/] {message}")
 
@@ -91,7 +88,8 @@ class ConsoleListener:
             else None
         )
         if best_cmp and best_cmp.pct_change is not None:
-            line += f" ({best_cmp.pct_change:+.2f}% vs best)"
+            word = "better" if best_cmp.better else "worse"
+            line += f" ({abs(best_cmp.pct_change):.2f}% {word} than best)"
         if analysis and analysis.is_new_best:
             line += " [bold green]new best[/]"
         console.print(f"{line}  {clock}")
@@ -133,6 +131,10 @@ def _default_output_dir(data: Path) -> Path:
     return Path("runs") / f"{data.stem}-{stamp}"
 
 
+PLANNER_HELP = "auto (LLM when a key or base URL is set), optimizer (offline) or llm"
+CONFIG_ALIASES = {"data": "data_path", "constraints": "constraints_path"}
+
+
 @app.command()
 def run(
     data: Annotated[Path | None, typer.Argument(help="CSV or Parquet table")] = None,
@@ -151,53 +153,34 @@ def run(
     output_dir: Annotated[Path | None, typer.Option(help="run folder (RUN_DIR)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 42,
     experiment_timeout: Annotated[float | None, typer.Option(help="cap per experiment, s")] = None,
+    planner: Annotated[str, typer.Option(help=PLANNER_HELP)] = "auto",
+    llm_model: Annotated[
+        str | None, typer.Option(help="provider:model, e.g. google-gla:gemini-3-flash-preview")
+    ] = None,
+    llm_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    ] = None,
+    llm_budget: Annotated[int | None, typer.Option(help="tokens the LLM may use")] = None,
+    llm_temperature: Annotated[float, typer.Option(help="LLM sampling temperature")] = 1.0,
+    llm_thinking: Annotated[str, typer.Option(help="off, low, medium or high")] = "high",
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: RUN_DIR/mlflow.db)")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details")] = False,
     resume: Annotated[Path | None, typer.Option(help="continue the run in RUN_DIR")] = None,
 ) -> None:
     """Run the autopilot on a table until a stopping rule fires."""
-    started = time.monotonic()
+    options = {CONFIG_ALIASES.get(k, k): v for k, v in locals().items()}
+    run_dir = resume or output_dir or (_default_output_dir(data) if data else None)
     try:
-        if resume is not None:
-            _setup_logging(resume, verbose)
-            session = Session.resume(resume, listener=ConsoleListener(started))
-            console.print(
-                f"Resuming {resume} at phase {session.state.phase} with "
-                f"{len(session.state.experiments)} experiment(s) done"
-            )
-        else:
-            if data is None or target is None:
-                raise UserError("Give a data file and --target (or --resume RUN_DIR).")
-            if task is not None and task not in ("classification", "regression"):
-                raise UserError(f"--task must be classification or regression, not '{task}'.")
-            run_dir = output_dir or _default_output_dir(data)
-            config = _config(
-                data,
-                target,
-                task,
-                metric,
-                constraints,
-                max_iterations,
-                time_budget,
-                plateau,
-                target_score,
-                holdout,
-                folds,
-                run_dir,
-                seed,
-                experiment_timeout,
-            )
-            _setup_logging(run_dir, verbose)
-            session = Session.create(config, listener=ConsoleListener(started))
-            console.print(
-                f"ML Autopilot: planner [bold]optimizer[/] (built in, offline); "
-                f"run folder {config.output_dir}"
-            )
+        session = _resume(resume, verbose) if resume else _create(options, run_dir, verbose)
         state = session.run()
     except UserError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
-        folder = resume or output_dir
-        err_console.print(f"Interrupted; state saved. Resume with: autopilot run --resume {folder}")
+        err_console.print(
+            f"Interrupted; state saved. Resume with: autopilot run --resume {run_dir}"
+        )
         raise typer.Exit(130) from None
     except AutopilotError as exc:
         raise _fail(str(exc), code=1) from None
@@ -206,42 +189,57 @@ def run(
         raise typer.Exit(1)
 
 
-def _config(
-    data: Path,
-    target: str,
-    task: str | None,
-    metric: str | None,
-    constraints: Path | None,
-    max_iterations: int,
-    time_budget: float,
-    plateau: int,
-    target_score: float | None,
-    holdout: float,
-    folds: int,
-    run_dir: Path,
-    seed: int,
-    experiment_timeout: float | None,
-) -> RunConfig:
+def _resume(run_dir: Path, verbose: bool) -> Session:
+    _setup_logging(run_dir, verbose)
+    state = load_state(run_dir)
+    session = Session(state, listener=ConsoleListener(), tracker=_tracker(state.config))
+    console.print(
+        f"ML Autopilot: resuming {run_dir} at phase {state.phase} with "
+        f"{len(state.experiments)} experiment(s) done; planner {state.planner_name}"
+    )
+    return session
+
+
+def _create(options: dict[str, object], run_dir: Path | None, verbose: bool) -> Session:
+    if options["data_path"] is None or options["target"] is None:
+        raise UserError("Give a data file and --target (or --resume RUN_DIR).")
+    values = {k: v for k, v in options.items() if k in RunConfig.model_fields}
+    values["output_dir"] = str(run_dir)
+    values["data_path"] = str(values["data_path"])
+    if values.get("constraints_path") is not None:
+        values["constraints_path"] = str(values["constraints_path"])
+    config = _validated_config(values)
+    _setup_logging(run_dir, verbose)
+    session = Session.create(config, listener=ConsoleListener(), tracker=_tracker(config))
+    console.print(
+        f"ML Autopilot: planner {_planner_line(session.state)}; run folder {config.output_dir}"
+    )
+    return session
+
+
+def _planner_line(state: SessionState) -> str:
+    config = state.config
+    if state.planner_name != "llm":
+        return "[bold]optimizer[/] (built in, offline)"
+    where = f" at {config.llm_base_url}" if config.llm_base_url else ""
+    return f"[bold]llm[/] ({config.llm_model or 'default model'}{where})"
+
+
+def _tracker(config: RunConfig) -> Tracker:
     try:
-        return RunConfig(
-            data_path=str(data),
-            target=target,
-            task=task,
-            metric=metric,  # type: ignore[arg-type]
-            constraints_path=str(constraints) if constraints else None,
-            max_iterations=max_iterations,
-            time_budget=time_budget,
-            plateau=plateau,
-            target_score=target_score,
-            holdout=holdout,
-            folds=folds,
-            output_dir=str(run_dir),
-            seed=seed,
-            experiment_timeout=experiment_timeout,
-        )
+        from ml_autopilot.tracking.mlflow_tracker import MlflowTracker
+    except ImportError:  # pragma: no cover - tracking is part of the install
+        return NullTracker()
+    return MlflowTracker(config.tracking_uri)
+
+
+def _validated_config(values: dict[str, object]) -> RunConfig:
+    try:
+        return RunConfig(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
+        field = {"data_path": "data", "constraints_path": "constraints"}.get(field, field)
         raise UserError(f"--{field.replace('_', '-')}: {first['msg']}") from None
 
 
