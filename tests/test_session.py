@@ -127,7 +127,7 @@ def test_crash_and_hang_do_not_stop_the_loop(regression_csv, tmp_path):
             spec("works", "ridge", {"alpha": 1.0}),
         ]
     )
-    config = run_config(regression_csv, "price", run_dir, max_iterations=5, experiment_timeout=8.0)
+    config = run_config(regression_csv, "price", run_dir, max_iterations=5, experiment_timeout=20.0)
     state = Session.create(config, planner=planner).run()
     statuses = {r.spec.name: r.result.status for r in state.experiments}
     assert statuses == {
@@ -139,7 +139,7 @@ def test_crash_and_hang_do_not_stop_the_loop(regression_csv, tmp_path):
     crashed = state.experiments[1].result
     assert "n_neighbors" in crashed.error or "n_samples" in crashed.error
     hung = state.experiments[2].result
-    assert hung.duration < 20 and "timeout" in hung.error
+    assert hung.duration < 35 and "timeout" in hung.error
     assert state.termination_reason == "the planner has nothing left worth trying"
     assert state.phase == "done" and state.final.status == "success"
     assert [r.spec.name for r in planner.seen] == ["baseline", "crashes", "hangs", "works"]

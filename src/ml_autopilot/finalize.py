@@ -76,6 +76,7 @@ def _refit(
             n_threads=state.config.n_threads,
             output_dir=workdir,
             mode="final",
+            params_override=record.result.refit_params,
         )
     )
     estimate = (record.result.fit_time or 10.0) / max(state.config.folds - 1, 1) * 2 + 30

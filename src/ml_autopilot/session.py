@@ -17,7 +17,7 @@ from typing import Protocol
 
 from ml_autopilot.analysis import analyse
 from ml_autopilot.catalog.validation import validate_spec
-from ml_autopilot.codegen.render import RenderRequest, write_script
+from ml_autopilot.codegen.render import EARLY_STOPPING_PARAM, RenderRequest, write_script
 from ml_autopilot.config import RunConfig
 from ml_autopilot.constraints import load_constraints
 from ml_autopilot.data.loading import load_split, prepare_data
@@ -405,8 +405,22 @@ def result_from_outcome(outcome: ExecutionOutcome, script: Path) -> ExperimentRe
             fold_scores=[float(x) for x in payload.get("fold_scores", [])],
             metrics=metrics,
             fit_time=payload.get("fit_time"),
+            best_rounds=[int(x) for x in payload.get("best_rounds") or []],
+            refit_params=_checked_refit_params(payload.get("refit_params")),
             predict_time=payload.get("predict_time"),
             **common,
         )
     except (KeyError, TypeError, ValueError) as exc:
         return ExperimentResult(status="failed", error=f"bad result payload: {exc}", **common)
+
+
+def _checked_refit_params(value: object) -> dict[str, int]:
+    """Only round counts for the early-stopping parameters, as sane whole numbers."""
+    if not isinstance(value, dict):
+        return {}
+    allowed = set(EARLY_STOPPING_PARAM.values())
+    return {
+        key: int(rounds)
+        for key, rounds in value.items()
+        if key in allowed and isinstance(rounds, int) and 1 <= rounds <= 100_000
+    }

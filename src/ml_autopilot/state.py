@@ -186,6 +186,10 @@ class ExperimentResult(Record):
     fold_scores: list[float] = Field(default_factory=list)
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
     fit_time: float | None = Field(None, description="seconds fitting, summed over folds")
+    best_rounds: list[int] = Field(default_factory=list, description="early stopping per fold")
+    refit_params: dict[str, Any] = Field(
+        default_factory=dict, description="overrides for the final refit (e.g. rounds found)"
+    )
     predict_time: float | None = Field(None, description="seconds predicting, summed")
     duration: float = Field(0.0, description="wall seconds of the whole subprocess")
     error: str | None = None

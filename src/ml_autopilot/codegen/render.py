@@ -23,7 +23,15 @@ from ml_autopilot.errors import ExperimentError
 from ml_autopilot.state import DataInfo, DataProfile, ExperimentSpec
 
 TEMPLATE = "experiment.py.j2"
-Mode = Literal["cv", "final"]
+Mode = Literal["cv", "final", "refit"]
+EARLY_STOPPING_PARAM = {
+    "lightgbm": "n_estimators",
+    "xgboost": "n_estimators",
+    "catboost": "iterations",
+}
+EARLY_STOPPING_ROUNDS = 50
+EARLY_STOPPING_FRACTION = 0.1
+SCRIPT_NAMES = {"cv": "experiment.py", "final": "final.py", "refit": "refit.py"}
 
 
 class TrustedCode(str):
@@ -90,6 +98,7 @@ class RenderRequest:
     n_threads: int
     output_dir: Path
     mode: Mode = "cv"
+    params_override: dict[str, Any] | None = None
 
 
 def feature_columns(profile: DataProfile, data: DataInfo) -> tuple[list[str], list[str]]:
@@ -111,11 +120,19 @@ def _owned_args(spec: ExperimentSpec) -> TrustedCode:
     return TrustedCode("".join(f", {name}={expr}" for name, expr in owned.items()))
 
 
+def _early_stopping(spec: ExperimentSpec, mode: Mode) -> dict[str, Any] | None:
+    """Early stopping on an inner split of each CV fold, for boosting libraries only."""
+    param = EARLY_STOPPING_PARAM.get(spec.model)
+    if mode != "cv" or param is None:
+        return None
+    return {"param": param, "rounds": EARLY_STOPPING_ROUNDS, "fraction": EARLY_STOPPING_FRACTION}
+
+
 def render_script(request: RenderRequest) -> str:
     """Render, then parse, the script for one experiment."""
     spec, data = request.spec, request.data
     numeric, categorical = feature_columns(request.profile, data)
-    script_name = "final.py" if request.mode == "final" else "experiment.py"
+    script_name = SCRIPT_NAMES[request.mode]
     splitter = "StratifiedKFold" if data.task == "classification" else "KFold"
     context = {
         "iteration": request.iteration,
@@ -137,7 +154,12 @@ def render_script(request: RenderRequest) -> str:
         "folds": request.folds,
         "seed": request.seed,
         "n_threads": request.n_threads,
-        "params": {**CATALOG[spec.model].defaults, **spec.params},
+        "params": {
+            **CATALOG[spec.model].defaults,
+            **spec.params,
+            **(request.params_override or {}),
+        },
+        "early_stopping": _early_stopping(spec, request.mode),
         "preprocessing": spec.preprocessing.model_dump(),
         "estimator_import": _estimator_import(spec, data),
         "owned_args": _owned_args(spec),
@@ -154,7 +176,6 @@ def render_script(request: RenderRequest) -> str:
 def write_script(request: RenderRequest) -> Path:
     """Render the script into its experiment folder and return its path."""
     request.output_dir.mkdir(parents=True, exist_ok=True)
-    name = "final.py" if request.mode == "final" else "experiment.py"
-    path = request.output_dir / name
+    path = request.output_dir / SCRIPT_NAMES[request.mode]
     path.write_text(render_script(request), encoding="utf-8")
     return path

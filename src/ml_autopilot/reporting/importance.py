@@ -1,0 +1,257 @@
+"""Permutation importance of the final model, per original (raw) column.
+
+The saved pipeline takes the raw feature columns (after ``prepare_features``), so permuting one
+raw column measures what the whole pipeline, preprocessing included, loses without it. It is
+measured on a seeded sample of the training part (``data/train.parquet``), never the holdout,
+with the session's own metric; a positive importance means the metric gets worse when the
+column is shuffled. The result is written to ``report/importance.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.inspection import permutation_importance
+
+from ml_autopilot.log import get_logger
+from ml_autopilot.predict import prepare_features
+from ml_autopilot.state import SessionState
+
+logger = get_logger("reporting")
+IMPORTANCE_FILE = "importance.json"
+N_REPEATS = 5
+MAX_ROWS = 2000
+MIN_ROWS = 200
+TIME_BUDGET_SECONDS = 8.0
+DATA_NOTE = (
+    "measured on a sample of the training part (data/train.parquet) with the refit final model, "
+    "not on the holdout"
+)
+
+Scorer = Callable[[Any, pd.DataFrame, np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class FeatureImportance:
+    column: str
+    mean: float
+    std: float
+
+
+@dataclass
+class ImportanceResult:
+    """Importances (largest first), or the reason there are none."""
+
+    features: list[FeatureImportance] = field(default_factory=list)
+    metric: str | None = None
+    direction: str | None = None
+    n_rows: int = 0
+    n_train_rows: int = 0
+    n_repeats: int = N_REPEATS
+    seconds: float = 0.0
+    data_note: str = DATA_NOTE
+    unavailable: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.unavailable is None and bool(self.features)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compute_importance(state: SessionState, run_dir: Path) -> ImportanceResult:
+    """Permutation importance of the final model; never raises, says why when unavailable."""
+    try:
+        return _compute(state, Path(run_dir))
+    except Exception as exc:  # a report must not fail because of one section
+        logger.warning("feature importance failed: %s", exc)
+        return ImportanceResult(unavailable=f"it could not be computed ({_one_line(exc)})")
+
+
+def write_importance(state: SessionState, run_dir: Path) -> tuple[Path, ImportanceResult]:
+    """Compute the importances and write ``report/importance.json``."""
+    result = compute_importance(state, run_dir)
+    path = Path(run_dir) / "report" / IMPORTANCE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    return path, result
+
+
+def read_importance(run_dir: Path) -> ImportanceResult | None:
+    """The importances written earlier, or None when there is no readable file."""
+    path = Path(run_dir) / "report" / IMPORTANCE_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw["features"] = [FeatureImportance(**f) for f in raw.get("features", [])]
+        return ImportanceResult(**raw)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
+    reason = _unavailable_reason(state)
+    if reason:
+        return ImportanceResult(unavailable=reason)
+    assert state.data is not None and state.final is not None and state.final.model_path
+    bundle: dict[str, Any] = joblib.load(state.final.model_path)  # our own run artifact
+    train = pd.read_parquet(_train_path(state, run_dir))
+    sample = train.sample(n=min(MAX_ROWS, len(train)), random_state=state.config.seed)
+    features = prepare_features(sample, bundle["numeric_columns"], bundle["categorical_columns"])
+    target = _encode_target(sample[state.data.target], state)
+    scorer = make_scorer(state.metric.name, state.data.task, len(state.data.classes))
+    features, target = _fit_to_time(bundle["pipeline"], scorer, features, target, state)
+    started = time.perf_counter()
+    raw = permutation_importance(
+        bundle["pipeline"],
+        features,
+        target,
+        scoring=scorer,
+        n_repeats=N_REPEATS,
+        random_state=state.config.seed,
+        n_jobs=1,
+    )
+    ranked = sorted(
+        (
+            FeatureImportance(str(c), float(m), float(s))
+            for c, m, s in zip(
+                features.columns, raw.importances_mean, raw.importances_std, strict=True
+            )
+        ),
+        key=lambda f: f.mean,
+        reverse=True,
+    )
+    return ImportanceResult(
+        features=ranked,
+        metric=state.metric.name,
+        direction=state.metric.direction,
+        n_rows=len(features),
+        n_train_rows=len(train),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _unavailable_reason(state: SessionState) -> str | None:
+    final = state.final
+    if state.data is None:
+        return "the run has no data yet"
+    if final is None:
+        return "the run has no final model (no experiment succeeded, or the run did not finish)"
+    if final.status != "success" or not final.model_path:
+        return f"the final refit failed ({_one_line(final.error or 'unknown error')})"
+    if not Path(final.model_path).is_file():
+        return f"the model file {final.model_path} is missing"
+    return None
+
+
+def _train_path(state: SessionState, run_dir: Path) -> Path:
+    assert state.data is not None
+    recorded = Path(state.data.train_path)
+    return recorded if recorded.is_file() else run_dir / "data" / "train.parquet"
+
+
+def _encode_target(series: pd.Series, state: SessionState) -> np.ndarray:
+    """The target as the pipeline was trained on it: class positions, or float values."""
+    assert state.data is not None
+    if state.data.task == "regression":
+        return series.to_numpy(dtype="float64")
+    index = {label: position for position, label in enumerate(state.data.classes)}
+    by_text = {str(label): position for label, position in index.items()}
+    return np.array([index.get(v, by_text.get(str(v), -1)) for v in series], dtype="int64")
+
+
+def make_scorer(metric: str, task: str, n_classes: int) -> Scorer:
+    """A scorer with greater-is-better sign for the session's metric, as the scripts compute it."""
+    if task == "regression":
+        return _regression_scorer(metric)
+    return _classification_scorer(metric, n_classes)
+
+
+def _regression_scorer(metric: str) -> Scorer:
+    functions: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+        "rmse": lambda y, p: -float(np.sqrt(skm.mean_squared_error(y, p))),
+        "mae": lambda y, p: -float(skm.mean_absolute_error(y, p)),
+        "r2": lambda y, p: float(skm.r2_score(y, p)),
+    }
+    function = functions[metric]
+
+    def scorer(estimator: Any, features: pd.DataFrame, target: np.ndarray) -> float:
+        return function(target, np.asarray(estimator.predict(features), dtype="float64"))
+
+    return scorer
+
+
+def _classification_scorer(metric: str, n_classes: int) -> Scorer:
+    binary = n_classes == 2
+    labels = list(range(n_classes))
+
+    def scorer(estimator: Any, features: pd.DataFrame, target: np.ndarray) -> float:
+        proba = aligned_proba(estimator, features, n_classes)
+        predicted = proba.argmax(axis=1)
+        if metric == "accuracy":
+            return float(skm.accuracy_score(target, predicted))
+        if metric == "f1":
+            average = "binary" if binary else "macro"
+            return float(
+                skm.f1_score(
+                    target,
+                    predicted,
+                    average=average,
+                    labels=None if binary else labels,
+                    zero_division=0,
+                )
+            )
+        if metric == "log_loss":
+            return -float(skm.log_loss(target, np.clip(proba, 1e-15, 1.0), labels=labels))
+        if binary:
+            return float(skm.roc_auc_score(target, proba[:, 1]))
+        return float(
+            skm.roc_auc_score(target, proba, multi_class="ovr", average="macro", labels=labels)
+        )
+
+    return scorer
+
+
+def aligned_proba(estimator: Any, features: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """Class probabilities with one column per class of the run, rows summing to one."""
+    proba = np.zeros((len(features), n_classes))
+    present = np.asarray(estimator.classes_, dtype=int)
+    proba[:, present] = estimator.predict_proba(features)
+    proba = np.clip(proba, 0.0, 1.0)
+    sums = proba.sum(axis=1, keepdims=True)
+    return np.divide(proba, sums, out=np.full_like(proba, 1.0 / n_classes), where=sums > 0)
+
+
+def _fit_to_time(
+    pipeline: Any,
+    scorer: Scorer,
+    features: pd.DataFrame,
+    target: np.ndarray,
+    state: SessionState,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Fewer rows when one scoring pass would make the whole computation exceed the budget."""
+    started = time.perf_counter()
+    scorer(pipeline, features, target)
+    one_pass = time.perf_counter() - started
+    passes = 1 + N_REPEATS * features.shape[1]
+    if one_pass * passes <= TIME_BUDGET_SECONDS or len(features) <= MIN_ROWS:
+        return features, target
+    rows = max(MIN_ROWS, int(len(features) * TIME_BUDGET_SECONDS / (one_pass * passes)))
+    logger.info("feature importance on %d rows to stay within its time budget", rows)
+    rng = np.random.default_rng(state.config.seed)
+    keep = np.sort(rng.choice(len(features), size=rows, replace=False))
+    return features.iloc[keep], target[keep]
+
+
+def _one_line(value: object, limit: int = 200) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
