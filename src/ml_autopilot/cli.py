@@ -120,6 +120,11 @@ def _print_summary(state: SessionState) -> None:
         table.add_row("Model", final.model_path or "-")
     elif final:
         table.add_row("Final model", f"[red]failed[/]: {final.error}")
+    report_dir = Path(state.config.output_dir) / "report"
+    if (report_dir / "report.md").is_file():
+        table.add_row("Report", str(report_dir / "report.md"))
+    if (report_dir / "dashboard.html").is_file():
+        table.add_row("Dashboard", str(report_dir / "dashboard.html"))
     table.add_row("State", str(Path(state.config.output_dir) / "state.json"))
     table.add_row("Scripts", str(Path(state.config.output_dir) / "experiments"))
     table.add_row("Time used", f"{state.elapsed_seconds:.0f} s of {state.config.time_budget:g} s")
@@ -289,6 +294,55 @@ def status(
         )
     console.print(table)
     _print_summary(state)
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="run folder")]) -> None:
+    """Write the report, plots and dashboard of a run again, from its state."""
+    try:
+        state = load_state(run_dir)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    from ml_autopilot.reporting.build import build_all
+
+    written = build_all(state, run_dir)
+    for key in ("report", "dashboard"):
+        if key in written:
+            console.print(f"{key.capitalize()}: {written[key]}")
+    plots = [p for k, p in written.items() if k.startswith("plot:")]
+    console.print(f"{len(plots)} plot(s) in {run_dir / 'report' / 'plots'}")
+
+
+@app.command()
+def dashboard(run_dir: Annotated[Path, typer.Argument(help="run folder")]) -> None:
+    """Write the run's self-contained interactive HTML dashboard and print its path."""
+    try:
+        state = load_state(run_dir)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    from ml_autopilot.reporting.dashboard import write_dashboard
+
+    console.print(f"Dashboard: {write_dashboard(state, run_dir)} (open it in a browser)")
+
+
+@app.command()
+def ui(
+    run_dir: Annotated[Path, typer.Argument(help="run folder")],
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
+) -> None:
+    """Start the MLflow UI on 127.0.0.1 against the run's store (Ctrl+C stops it)."""
+    try:
+        load_state(run_dir)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    from ml_autopilot.tracking import ui as mlflow_ui
+
+    url, process = mlflow_ui.start_ui(run_dir, port=port)
+    console.print(f"MLflow UI: {url} (Ctrl+C to stop)")
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        mlflow_ui.stop_ui(process)
 
 
 def main() -> None:  # pragma: no cover

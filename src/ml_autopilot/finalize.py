@@ -12,9 +12,15 @@ import math
 import shutil
 from pathlib import Path
 
-from ml_autopilot.codegen.render import RenderRequest, write_script
-from ml_autopilot.execution.base import ExecutionRequest, Executor
+import joblib
+import pandas as pd
+
+from ml_autopilot.catalog.scoring import labels_from, score_all
+from ml_autopilot.codegen.render import Mode, RenderRequest, write_script
+from ml_autopilot.ensemble import WeightedEnsemble, encoded_target
+from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.log import get_logger
+from ml_autopilot.predict import prepare_features
 from ml_autopilot.state import ExperimentRecord, FinalResult, SessionState
 
 logger = get_logger("finalize")
@@ -25,11 +31,16 @@ MIN_FINAL_TIMEOUT = 60.0
 
 
 def final_candidates(state: SessionState) -> list[ExperimentRecord]:
-    """The best experiment, then the baseline as a fallback."""
+    """The best experiment, the best single model if an ensemble won, then the baseline."""
     best = state.best()
     candidates = [best] if best else []
+    if best is not None and best.spec.model == "ensemble":
+        singles = [r for r in state.successful() if r.spec.model != "ensemble"]
+        sign = 1.0 if state.metric.direction == "maximize" else -1.0
+        if singles:
+            candidates.append(max(singles, key=lambda r: sign * (r.result.cv_score or 0.0)))
     baseline = next((r for r in state.experiments if r.iteration == 0), None)
-    if baseline and baseline.result.status == "success" and baseline is not best:
+    if baseline and baseline.result.status == "success" and baseline not in candidates:
         candidates.append(baseline)
     return candidates
 
@@ -41,7 +52,8 @@ def finalize(state: SessionState, executor: Executor, time_left: float) -> Final
         return None
     errors: list[str] = []
     for record in candidates:
-        result = _refit(state, record, executor, time_left)
+        refit = _refit_ensemble if record.spec.model == "ensemble" else _refit
+        result = refit(state, record, executor, time_left)
         if result.status == "success":
             if errors:
                 result.error = "; ".join(errors)
@@ -58,12 +70,15 @@ def finalize(state: SessionState, executor: Executor, time_left: float) -> Final
     )
 
 
-def _refit(
-    state: SessionState, record: ExperimentRecord, executor: Executor, time_left: float
-) -> FinalResult:
+def _run_script(
+    state: SessionState,
+    record: ExperimentRecord,
+    executor: Executor,
+    workdir: Path,
+    timeout: float,
+    mode: Mode,
+) -> ExecutionOutcome:
     assert state.data is not None and state.profile is not None
-    run_dir = Path(state.config.output_dir)
-    workdir = run_dir / FINAL_DIR
     shutil.rmtree(workdir, ignore_errors=True)
     script = write_script(
         RenderRequest(
@@ -75,13 +90,11 @@ def _refit(
             seed=state.config.seed,
             n_threads=state.config.n_threads,
             output_dir=workdir,
-            mode="final",
+            mode=mode,
             params_override=record.result.refit_params,
         )
     )
-    estimate = (record.result.fit_time or 10.0) / max(state.config.folds - 1, 1) * 2 + 30
-    timeout = max(time_left, min(estimate, MIN_FINAL_TIMEOUT * 5), MIN_FINAL_TIMEOUT)
-    outcome = executor.run(
+    return executor.run(
         ExecutionRequest(
             script=script,
             workdir=workdir,
@@ -89,6 +102,20 @@ def _refit(
             n_threads=state.config.n_threads,
             memory_limit_mb=state.config.memory_limit_mb,
         )
+    )
+
+
+def _timeout(state: SessionState, record: ExperimentRecord, time_left: float) -> float:
+    estimate = (record.result.fit_time or 10.0) / max(state.config.folds - 1, 1) * 2 + 30
+    return max(time_left, min(estimate, MIN_FINAL_TIMEOUT * 5), MIN_FINAL_TIMEOUT)
+
+
+def _refit(
+    state: SessionState, record: ExperimentRecord, executor: Executor, time_left: float
+) -> FinalResult:
+    workdir = Path(state.config.output_dir) / FINAL_DIR
+    outcome = _run_script(
+        state, record, executor, workdir, _timeout(state, record, time_left), "final"
     )
     common = {
         "iteration": record.iteration,
@@ -113,6 +140,69 @@ def _refit(
     )
     _write_card(workdir, state, record, result)
     return result
+
+
+def _refit_ensemble(
+    state: SessionState, record: ExperimentRecord, executor: Executor, time_left: float
+) -> FinalResult:
+    """Refit every member on all non-holdout rows, blend them, score the holdout once."""
+    assert state.data is not None
+    workdir = Path(state.config.output_dir) / FINAL_DIR
+    shutil.rmtree(workdir, ignore_errors=True)
+    members, bundles, refit_time = record.spec.params["members"], [], 0.0
+    common = {
+        "iteration": record.iteration,
+        "name": record.spec.name,
+        "cv_score": record.result.cv_score,
+    }
+    for iteration in members:
+        member = state.experiments[iteration]
+        folder = workdir / "members" / f"{iteration:03d}_{member.spec.name}"
+        outcome = _run_script(
+            state, member, executor, folder, _timeout(state, member, time_left), "refit"
+        )
+        if outcome.status != "success":
+            return FinalResult(
+                status="failed", error=f"member {iteration}: {outcome.error}", **common
+            )
+        refit_time += float(outcome.payload.get("refit_time") or 0.0)
+        bundles.append(joblib.load(folder / MODEL_FILE))  # written by our own refit script
+    ensemble = WeightedEnsemble(
+        [b["pipeline"] for b in bundles],
+        list(record.spec.params["weights"]),
+        state.data.task,
+        len(state.data.classes),
+    )
+    bundle = {**bundles[0], "pipeline": ensemble, "experiment": record.spec.name}
+    metrics = _score_holdout(state, bundle)
+    joblib.dump(bundle, workdir / MODEL_FILE)
+    result = FinalResult(
+        status="success",
+        holdout_score=metrics.get(state.metric.name),
+        holdout_metrics=metrics,
+        model_path=str(workdir / MODEL_FILE),
+        refit_time=refit_time,
+        **common,
+    )
+    _write_card(workdir, state, record, result)
+    return result
+
+
+def _score_holdout(state: SessionState, bundle: dict) -> dict[str, float]:
+    """The one time the holdout is read for an ensemble."""
+    assert state.data is not None
+    holdout = pd.read_parquet(state.data.holdout_path)
+    features = prepare_features(holdout, bundle["numeric_columns"], bundle["categorical_columns"])
+    model = bundle["pipeline"]
+    raw = (
+        model.predict_proba(features)
+        if state.data.task == "classification"
+        else (model.predict(features))
+    )
+    labels, proba = labels_from(state.data.task, raw)
+    truth = encoded_target(state.data, holdout)
+    scores = score_all(state.data.task, len(state.data.classes), truth, labels, proba)
+    return {k: v for k, v in scores.items() if math.isfinite(v)}
 
 
 def _write_card(

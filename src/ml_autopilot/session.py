@@ -22,6 +22,7 @@ from ml_autopilot.config import RunConfig
 from ml_autopilot.constraints import load_constraints
 from ml_autopilot.data.loading import load_split, prepare_data
 from ml_autopilot.data.profiling import profile_data
+from ml_autopilot.ensemble import encoded_target, select_ensemble
 from ml_autopilot.errors import AutopilotError, SpecValidationError
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.execution.local import LocalExecutor
@@ -29,6 +30,7 @@ from ml_autopilot.finalize import finalize
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext, baseline_spec
 from ml_autopilot.planning.factory import make_planner, resolve_planner_name
+from ml_autopilot.reporting.build import build_all
 from ml_autopilot.state import (
     ExperimentRecord,
     ExperimentResult,
@@ -207,13 +209,79 @@ class Session:
         self._advance("finalizing", f"Stopping: {self.state.termination_reason}")
 
     def _finalize(self) -> None:
+        if self.state.experiments and self.state.experiments[-1].spec.model != "ensemble":
+            self._ensemble()
         self.state.final = finalize(self.state, self.executor, self.time_left())
         self.save()
         self.tracker.log_final(self.state)
         self._collect_planner_outputs()
-        self._advance("done", "Finished")
+        written = build_all(self.state, self.run_dir)
+        self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
         self.tracker.close(self.state)
         self.save()
+
+    def _ensemble(self) -> None:
+        """Blend the best experiments' out-of-fold predictions; recorded as an experiment."""
+        state = self.state
+        assert state.data is not None
+        started, started_at = time.monotonic(), utc_now()
+        target = encoded_target(state.data, load_split(state.data, "train"))
+        choice = select_ensemble(
+            state.experiments,
+            target,
+            state.data,
+            state.metric,
+            state.config.folds,
+            state.config.seed,
+        )
+        if choice is None:
+            logger.info("no ensemble: fewer than two experiments to blend")
+            return
+        summary = choice.summary()
+        members = list(choice.weights)
+        names = ", ".join(
+            f"{state.experiments[i].spec.name} x{w:.2f}" for i, w in choice.weights.items()
+        )
+        spec = ExperimentSpec(
+            name=f"ensemble_of_{len(members)}",
+            model="ensemble",
+            params={"members": members, "weights": list(choice.weights.values())},
+            hypothesis="A weighted blend of the best experiments beats the best single model.",
+            reasoning=(
+                "Greedy ensemble selection with replacement over out-of-fold "
+                f"predictions (Caruana et al., 2004): {names}."
+            ),
+            planner=state.planner_name,
+            source="ensemble",
+        )
+        result = ExperimentResult(
+            status="success",
+            cv_score=float(summary[state.metric.name]["mean"]),
+            cv_std=float(summary[state.metric.name]["std"]),
+            fold_scores=list(summary[state.metric.name]["folds"]),
+            metrics={
+                k: MetricSummary.model_validate(v)
+                for k, v in summary.items()
+                if all(math.isfinite(x) for x in v["folds"])
+            },
+            fit_time=sum(state.experiments[i].result.fit_time or 0.0 for i in members),
+            duration=time.monotonic() - started,
+        )
+        record = ExperimentRecord(
+            iteration=state.next_iteration(),
+            spec=spec,
+            result=result,
+            started_at=started_at,
+            finished_at=utc_now(),
+        )
+        record.analysis = analyse(
+            state.experiments, result, record.iteration, state.metric, model="ensemble"
+        )
+        state.experiments.append(record)
+        self.save()
+        self.tracker.log_experiment(state, record)
+        self.save()
+        self.listener.experiment_finished(state, record)
 
     # ---- one experiment ----------------------------------------------------------------
     def _run_experiment(self, spec: ExperimentSpec) -> ExperimentRecord:

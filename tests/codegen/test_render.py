@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -124,3 +125,21 @@ def test_script_and_predict_prepare_features_identically(hostile_run):
         frame, namespace["NUMERIC_COLUMNS"], namespace["CATEGORICAL_COLUMNS"]
     )
     pd.testing.assert_frame_equal(from_script, from_package)
+
+
+def test_script_and_package_score_identically(hostile_run):
+    from ml_autopilot.catalog.scoring import score_all
+
+    info, profile, run_dir = hostile_run
+    source = render_script(
+        RenderRequest(0, baseline_spec("classification"), info, profile, 3, 0, 1, run_dir / "b")
+    )
+    namespace: dict = {}
+    exec(compile(source.replace('if __name__ == "__main__":', "if False:"), "s", "exec"), namespace)
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet([1, 1, 1], 50)
+    truth = rng.integers(0, 3, 50)
+    labels = proba.argmax(axis=1)
+    assert namespace["score_all"](truth, labels, proba) == score_all(
+        "classification", 3, truth, labels, proba
+    )

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ml_autopilot.reporting import build as build_module
@@ -167,7 +168,7 @@ def test_dataset_and_methodology_describe_the_run(cls_run: Run) -> None:
 def test_insights_and_recommendations_are_derived_from_the_run(cls_run: Run) -> None:
     insights = section(cls_run.report, "Key Insights")
     assert "per model family" in insights
-    assert "3 experiments ran successfully" in insights
+    assert f"All {len(cls_run.state.experiments)} experiments ran successfully" in insights
     assert section(cls_run.report, "Recommendations").count("\n- ") >= 1
 
 
@@ -198,6 +199,35 @@ def test_regression_report_draws_oof_plots_and_says_why_a_plot_is_missing(reg_ru
     assert "plots/improvement.png" not in body
     assert "*Not drawn: there is no successful baseline or no successful experiment" in body
     assert "rmse (lower is better)" in reg_run.report
+
+
+def test_an_ensembles_oof_is_the_weighted_blend_of_its_members(cls_run: Run) -> None:
+    state = cls_run.state.model_copy(deep=True)
+    first, second = state.experiments[0], state.experiments[1]
+    ensemble = ExperimentRecord(
+        iteration=len(state.experiments),
+        spec=ExperimentSpec(
+            name="blend_test",
+            model="ensemble",
+            params={"members": [0, 1], "weights": [0.75, 0.25]},
+            hypothesis="A blend beats both.",
+            reasoning="Greedy selection.",
+        ),
+        result=ExperimentResult(status="success", cv_score=2.0, cv_std=0.0),
+        started_at=first.started_at,
+        finished_at=first.finished_at,
+    )
+    state.experiments.append(ensemble)
+    record, blend = plots_module._best_oof(state, cls_run.run_dir)
+    expected = 0.75 * np.load(plots_module.oof_path(cls_run.run_dir, first)) + 0.25 * np.load(
+        plots_module.oof_path(cls_run.run_dir, second)
+    )
+    assert record is ensemble
+    np.testing.assert_allclose(blend, expected)
+    state.final = None
+    best_model = section(render_report(state, cls_run.run_dir), "Best Model")
+    assert "**Ensemble of:** `baseline` (iteration 0" in best_model
+    assert "weight 0.75" in best_model and "weight 0.25" in best_model
 
 
 # ---- feature importance --------------------------------------------------------------------
@@ -346,13 +376,14 @@ def test_failures_show_status_error_and_output_tail(cls_run: Run) -> None:
     results = section(text, "Experiment Results")
     assert "| failed: MemoryError: boom |" in results
     assert "| timeout: MemoryError: boom |" in results
-    assert "2 of 5 experiments did not finish successfully (1 failed, 1 timed out)" in text
+    total = len(cls_run.state.experiments) + 2
+    assert f"2 of {total} experiments did not finish successfully (1 failed, 1 timed out)" in text
     appendix = section(text, "Appendix")
     assert "MemoryError: boom" in appendix
     assert "output line 11" in appendix and "output line 10" not in appendix  # last 20 lines
     recommendations = section(text, "Recommendations")
     assert "Investigate column `signal` for target leakage" in recommendations
-    assert "2 of 5 experiments failed or timed out" in recommendations
+    assert f"2 of {total} experiments failed or timed out" in recommendations
 
 
 def test_hostile_names_cannot_break_tables_or_headings(cls_run: Run) -> None:

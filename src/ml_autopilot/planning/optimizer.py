@@ -332,10 +332,12 @@ def _short(value: Any) -> str:
 
 
 def _successes(history: list[ExperimentRecord]) -> list[ExperimentRecord]:
+    """Successful single-model experiments (ensembles are not a base for variants)."""
     return [
         r
         for r in history
         if r.result.status == "success"
+        and r.spec.model in CATALOG
         and r.result.cv_score is not None
         and math.isfinite(r.result.cv_score)
     ]
@@ -367,7 +369,9 @@ def estimate_duration(
     boosted = [
         r.result.duration
         for r in history
-        if r.result.status == "success" and CATALOG[r.spec.model].family == "boosting"
+        if r.result.status == "success"
+        and r.spec.model in CATALOG
+        and CATALOG[r.spec.model].family == "boosting"
     ]
     if boosted:
         return max(boosted) * 1.5

@@ -82,6 +82,10 @@ def params_text(params: Mapping[str, Any], limit: int | None = None) -> str:
 def _value(value: Any) -> str:
     if isinstance(value, float):
         return num(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 

@@ -69,6 +69,30 @@ class ImportanceResult:
         return asdict(self)
 
 
+class FittedModel:
+    """A fitted predictor as ``permutation_importance`` expects one (it checks for ``fit``).
+
+    The saved model may be a scikit-learn pipeline or the engine's own ``WeightedEnsemble``;
+    either way it is already fitted, so ``fit`` does nothing.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def fit(self, *args: Any, **kwargs: Any) -> FittedModel:
+        return self
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model.predict(features))
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(features))
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.model.classes_)
+
+
 def compute_importance(state: SessionState, run_dir: Path) -> ImportanceResult:
     """Permutation importance of the final model; never raises, says why when unavailable."""
     try:
@@ -99,20 +123,21 @@ def read_importance(run_dir: Path) -> ImportanceResult | None:
 
 
 def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
-    reason = _unavailable_reason(state)
+    reason = _unavailable_reason(state, run_dir)
     if reason:
         return ImportanceResult(unavailable=reason)
-    assert state.data is not None and state.final is not None and state.final.model_path
-    bundle: dict[str, Any] = joblib.load(state.final.model_path)  # our own run artifact
+    assert state.data is not None
+    bundle: dict[str, Any] = joblib.load(_model_path(state, run_dir))  # our own run artifact
     train = pd.read_parquet(_train_path(state, run_dir))
     sample = train.sample(n=min(MAX_ROWS, len(train)), random_state=state.config.seed)
     features = prepare_features(sample, bundle["numeric_columns"], bundle["categorical_columns"])
     target = _encode_target(sample[state.data.target], state)
     scorer = make_scorer(state.metric.name, state.data.task, len(state.data.classes))
-    features, target = _fit_to_time(bundle["pipeline"], scorer, features, target, state)
+    model = FittedModel(bundle["pipeline"])
+    features, target = _fit_to_time(model, scorer, features, target, state)
     started = time.perf_counter()
     raw = permutation_importance(
-        bundle["pipeline"],
+        model,
         features,
         target,
         scoring=scorer,
@@ -140,7 +165,7 @@ def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
     )
 
 
-def _unavailable_reason(state: SessionState) -> str | None:
+def _unavailable_reason(state: SessionState, run_dir: Path) -> str | None:
     final = state.final
     if state.data is None:
         return "the run has no data yet"
@@ -148,9 +173,16 @@ def _unavailable_reason(state: SessionState) -> str | None:
         return "the run has no final model (no experiment succeeded, or the run did not finish)"
     if final.status != "success" or not final.model_path:
         return f"the final refit failed ({_one_line(final.error or 'unknown error')})"
-    if not Path(final.model_path).is_file():
+    if not _model_path(state, run_dir).is_file():
         return f"the model file {final.model_path} is missing"
     return None
+
+
+def _model_path(state: SessionState, run_dir: Path) -> Path:
+    """The saved model: where the state says, or in this run folder if the folder moved."""
+    assert state.final is not None and state.final.model_path
+    recorded = Path(state.final.model_path)
+    return recorded if recorded.is_file() else run_dir / "final" / recorded.name
 
 
 def _train_path(state: SessionState, run_dir: Path) -> Path:

@@ -279,7 +279,8 @@ def plot_specs(state: SessionState) -> list[tuple[str, str, str]]:
     """(key, title, caption) of every plot the report shows for this run's task, in order."""
     oof = (
         "Honest out-of-fold predictions of the best experiment: every row of the training part "
-        "was predicted by the cross-validation model that did not see it (not the holdout)."
+        "was predicted by the cross-validation model that did not see it (not the holdout). "
+        "For an ensemble, its members' out-of-fold predictions blended with its weights."
     )
     specs = [
         (
@@ -421,13 +422,24 @@ def oof_path(run_dir: Path, record: ExperimentRecord) -> Path:
 
 
 def _best_oof(state: SessionState, run_dir: Path) -> tuple[ExperimentRecord, np.ndarray]:
+    """The best experiment's out-of-fold predictions; an ensemble's are its members' blend."""
     record = state.best()
     if record is None:
         raise PlotUnavailable("no experiment succeeded, so there are no out-of-fold predictions")
+    members = summary.ensemble_members(state, record)
+    if not members:
+        return record, _load_oof(run_dir, record)
+    blend = sum(weight * _load_oof(run_dir, member) for member, weight in members)
+    return record, np.asarray(blend) / sum(weight for _, weight in members)
+
+
+def _load_oof(run_dir: Path, record: ExperimentRecord) -> np.ndarray:
     path = oof_path(run_dir, record)
     if not path.is_file():
-        raise PlotUnavailable(f"the best experiment's out-of-fold predictions ({path}) are missing")
-    return record, np.load(path, allow_pickle=False)
+        raise PlotUnavailable(
+            f"the out-of-fold predictions of {record.spec.name} ({path}) are missing"
+        )
+    return np.load(path, allow_pickle=False)
 
 
 def _train_target(state: SessionState, run_dir: Path) -> pd.Series:

@@ -158,6 +158,10 @@ def report_context(
         "llm": _llm_usage(state),
         "groups": _experiment_groups(state),
         "metric_rows": _metric_rows(state, final_record),
+        "members": [
+            {"name": m.spec.name, "iteration": m.iteration, "model": m.spec.model, "weight": w}
+            for m, w in (summary.ensemble_members(state, final_record) if final_record else [])
+        ],
         "importance": importance,
         "top_importances": importance.features[:TOP_IMPORTANCES] if importance else [],
         "plots": list(plots.values()),
@@ -316,7 +320,9 @@ def _appendix_entry(record: ExperimentRecord) -> dict[str, Any]:
     return {
         "record": record,
         "params": params_text(spec.params),
-        "preprocessing": ", ".join(f"{k}={v}" for k, v in spec.preprocessing.model_dump().items()),
+        "preprocessing": "each member's own"
+        if spec.model == summary.ENSEMBLE
+        else ", ".join(f"{k}={v}" for k, v in spec.preprocessing.model_dump().items()),
         "llm": spec.planner == "llm",
         "observations": record.analysis.observations if record.analysis else [],
         "hypotheses": top,

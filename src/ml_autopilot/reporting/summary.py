@@ -14,6 +14,7 @@ from ml_autopilot.catalog.metrics import is_better, relative_improvement
 from ml_autopilot.catalog.models import CATALOG
 from ml_autopilot.state import Direction, ExperimentRecord, Preprocessing, SessionState
 
+ENSEMBLE = "ensemble"
 GAP_EPSILON = 1e-9
 ZOOM_BELOW_SPREAD = 0.25
 MANY_FAILURES_SHARE = 0.25
@@ -31,7 +32,7 @@ def score(record: ExperimentRecord) -> float | None:
 def model_label(model: str) -> str:
     """The catalog's display name of a model key, e.g. ``LightGBM``; the key if unknown."""
     entry = CATALOG.get(model)
-    return entry.label if entry else model
+    return entry.label if entry else model.replace("_", " ").capitalize()
 
 
 def baseline_record(state: SessionState) -> ExperimentRecord | None:
@@ -275,3 +276,21 @@ def zoomed_range(values: list[float], errors: list[float]) -> tuple[float, float
         return None
     span = high - low or abs(high) * 0.01
     return max(0.0, low - 0.15 * span), high + 0.3 * span
+
+
+def ensemble_members(
+    state: SessionState, record: ExperimentRecord
+) -> list[tuple[ExperimentRecord, float]]:
+    """(member experiment, weight) of an ensemble experiment; empty for a single model."""
+    params = record.spec.params
+    members, weights = params.get("members"), params.get("weights")
+    if record.spec.model != ENSEMBLE or not isinstance(members, list):
+        return []
+    if not isinstance(weights, list) or len(weights) != len(members):
+        weights = [1.0 / len(members)] * len(members)
+    by_iteration = {r.iteration: r for r in state.experiments}
+    return [
+        (by_iteration[int(i)], float(w))
+        for i, w in zip(members, weights, strict=True)
+        if int(i) in by_iteration
+    ]
