@@ -38,7 +38,14 @@ class RunConfig(BaseModel):
     holdout: float = Field(0.2, gt=0, lt=0.9)
     folds: int = Field(5, ge=2, le=20)
     seed: int = 42
-    n_threads: int = Field(default_factory=default_workers_threads, ge=1)
+    n_threads: int = Field(
+        default_factory=default_workers_threads, ge=1, description="cores the session may use"
+    )
+    workers: int = Field(
+        default_factory=default_workers_threads, ge=1, description="experiments at once"
+    )
+    executor: Literal["local", "warm", "dask"] = "local"
+    scheduler: str | None = Field(None, description="Dask scheduler address; None: LocalCluster")
     experiment_timeout: float | None = Field(None, gt=0, description="cap per experiment, s")
     memory_limit_mb: int | None = Field(None, gt=0)
     planner: Literal["auto", "optimizer", "llm"] = "auto"
@@ -48,6 +55,11 @@ class RunConfig(BaseModel):
     llm_temperature: float = Field(1.0, ge=0, le=2)
     llm_thinking: Literal["off", "low", "medium", "high"] = "high"
     tracking_uri: str | None = None
+
+    @property
+    def threads_per_experiment(self) -> int:
+        """Threads one experiment gets, so that parallel experiments share the cores."""
+        return max(1, self.n_threads // self.workers)
 
     @field_validator("data_path", "output_dir")
     @classmethod

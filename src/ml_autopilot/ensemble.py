@@ -8,6 +8,8 @@ Selection runs with replacement from the best single model; the weights are the 
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,15 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from ml_autopilot.catalog.metrics import is_better
 from ml_autopilot.catalog.scoring import labels_from, score_all
 from ml_autopilot.config import TaskType
-from ml_autopilot.state import DataInfo, ExperimentRecord, MetricInfo
+from ml_autopilot.state import (
+    DataInfo,
+    ExperimentRecord,
+    ExperimentResult,
+    ExperimentSpec,
+    MetricInfo,
+    MetricSummary,
+    SessionState,
+)
 
 MAX_CANDIDATES = 8
 ROUNDS = 30
@@ -122,6 +132,52 @@ def _candidates(records: list[ExperimentRecord], metric: MetricInfo, n_rows: int
     sign = 1.0 if metric.direction == "maximize" else -1.0
     usable.sort(key=lambda r: -sign * (r.result.cv_score or 0.0))
     return usable[:MAX_CANDIDATES]
+
+
+def ensemble_experiment(
+    state: SessionState, target: np.ndarray
+) -> tuple[ExperimentSpec, ExperimentResult] | None:
+    """The ensemble as an experiment (spec and CV result), or None when nothing to blend."""
+    assert state.data is not None
+    started = time.monotonic()
+    choice = select_ensemble(
+        state.experiments, target, state.data, state.metric, state.config.folds, state.config.seed
+    )
+    if choice is None:
+        return None
+    summary = choice.summary()
+    members = list(choice.weights)
+    names = ", ".join(
+        f"{state.experiments[i].spec.name} x{w:.2f}" for i, w in choice.weights.items()
+    )
+    spec = ExperimentSpec(
+        name=f"ensemble_of_{len(members)}",
+        model="ensemble",
+        params={"members": members, "weights": list(choice.weights.values())},
+        hypothesis="A weighted blend of the best experiments beats the best single model.",
+        reasoning=(
+            "Greedy ensemble selection with replacement over out-of-fold predictions "
+            f"(Caruana et al., 2004): {names}."
+        ),
+        planner=state.planner_name,
+        source="ensemble",
+        direction="ensembling",
+    )
+    main = summary[state.metric.name]
+    result = ExperimentResult(
+        status="success",
+        cv_score=float(main["mean"]),
+        cv_std=float(main["std"]),  # type: ignore[arg-type]
+        fold_scores=list(main["folds"]),  # type: ignore[arg-type]
+        metrics={
+            k: MetricSummary.model_validate(v)
+            for k, v in summary.items()
+            if all(math.isfinite(x) for x in v["folds"])
+        },  # type: ignore[attr-defined]
+        fit_time=sum(state.experiments[i].result.fit_time or 0.0 for i in members),
+        duration=time.monotonic() - started,
+    )
+    return spec, result
 
 
 class WeightedEnsemble:

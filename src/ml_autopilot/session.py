@@ -11,10 +11,13 @@ import math
 import shutil
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ml_autopilot import control, directions, steering
 from ml_autopilot.analysis import analyse
 from ml_autopilot.catalog.validation import validate_spec
 from ml_autopilot.codegen.render import EARLY_STOPPING_PARAM, RenderRequest, write_script
@@ -22,7 +25,7 @@ from ml_autopilot.config import RunConfig
 from ml_autopilot.constraints import load_constraints
 from ml_autopilot.data.loading import load_split, prepare_data
 from ml_autopilot.data.profiling import profile_data
-from ml_autopilot.ensemble import encoded_target, select_ensemble
+from ml_autopilot.ensemble import encoded_target, ensemble_experiment
 from ml_autopilot.errors import AutopilotError, SpecValidationError
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.execution.local import LocalExecutor
@@ -36,7 +39,9 @@ from ml_autopilot.state import (
     ExperimentResult,
     ExperimentSpec,
     MetricSummary,
+    ResearchDirection,
     SessionState,
+    SteeringNote,
     load_state,
     save_state,
     utc_now,
@@ -47,6 +52,7 @@ from ml_autopilot.tracking.base import NullTracker, Tracker
 logger = get_logger("session")
 EXPERIMENTS_DIR = "experiments"
 MIN_EXPERIMENT_SECONDS = 5.0
+MAX_INVALID_IN_A_ROW = 5
 PROCESS_OVERHEAD_SECONDS = 4.0
 
 
@@ -73,6 +79,15 @@ class QuietListener:
 
     def experiment_finished(self, state: SessionState, record: ExperimentRecord) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class Launch:
+    """An experiment handed to the executor and not yet recorded."""
+
+    spec: ExperimentSpec
+    request: ExecutionRequest
+    started_at: str
 
 
 @dataclass
@@ -104,6 +119,7 @@ class Session:
         self.listener = listener or QuietListener()
         self.clock = Clock(state.elapsed_seconds, time.monotonic())
         self._planner = planner
+        self.interact: Callable[[ResearchDirection | None], str | None] | None = None
 
     # ---- construction ------------------------------------------------------------------
     @classmethod
@@ -181,7 +197,7 @@ class Session:
 
     def _baseline(self) -> None:
         assert self.state.data is not None
-        record = self._run_experiment(baseline_spec(self.state.data.task))
+        record = self._run_now(baseline_spec(self.state.data.task))
         if record.result.status != "success":
             self.state.termination_reason = f"baseline failed: {record.result.error}"
             self._advance("failed", self.state.termination_reason)
@@ -189,26 +205,65 @@ class Session:
         self._advance("baseline", f"Baseline {record.result.cv_score:.5g}")
 
     def _iterate(self) -> None:
+        """Keep up to ``workers`` experiments running until a stopping rule fires."""
         self.state.phase = "iterating"
+        self._remove_orphan_folders()
+        self.save()
         planner = self.planner
-        while True:
-            reason = self._termination_reason(planner)
-            if reason:
-                self.state.termination_reason = reason
-                break
-            context = self._context()
+        workers = self.state.config.workers
+        running: dict[Future[ExecutionOutcome], Launch] = {}
+        reason: str | None = None
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="experiment") as pool:
             try:
-                spec = planner.propose(context)
+                while True:
+                    reason = reason or self._apply_control(planner)
+                    while reason is None and len(running) < workers:
+                        reason, launch = self._launch_next(planner, running)
+                        if launch is None:
+                            break  # nothing to launch now: wait for a running experiment
+                        running[pool.submit(self.executor.run, launch.request)] = launch
+                    if not running:
+                        break
+                    done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        launch = running.pop(future)
+                        self._record(
+                            launch.spec,
+                            result_from_outcome(future.result(), launch.request.script),
+                            launch.started_at,
+                        )
+            except BaseException:
+                self.executor.cancel_all()  # unrecorded experiments re-run after a resume
+                raise
+        self.state.termination_reason = reason or "the planner has nothing left worth trying"
+        self._advance("finalizing", f"Stopping: {self.state.termination_reason}")
+
+    def _launch_next(
+        self, planner: Planner, running: dict[Future[ExecutionOutcome], Launch]
+    ) -> tuple[str | None, Launch | None]:
+        """(stop reason, launch): the next experiment, or why none should start now.
+
+        (None, None) means: nothing to start now, wait for a running experiment.
+        """
+        for _ in range(MAX_INVALID_IN_A_ROW):
+            reason = self._termination_reason(planner, in_flight=len(running))
+            if reason:
+                return reason, None
+            try:
+                spec = planner.propose(self._context([launch.spec for launch in running.values()]))
             except AutopilotError as exc:
                 logger.warning("planner failed: %s", exc)
                 spec = None
             if spec is None:
-                self.state.termination_reason = "the planner has nothing left worth trying"
-                break
-            self._run_experiment(spec)
-        self._advance("finalizing", f"Stopping: {self.state.termination_reason}")
+                return (None if running else "the planner has nothing left worth trying"), None
+            launch = self._prepare(spec)
+            if launch is not None:
+                return None, launch
+        return (None if running else "the planner keeps proposing invalid experiments"), None
 
     def _finalize(self) -> None:
+        directions.close_all(self.state)
+        directions.write_files(self.state, self.run_dir)
         if self.state.experiments and self.state.experiments[-1].spec.model != "ensemble":
             self._ensemble()
         self.state.final = finalize(self.state, self.executor, self.time_left())
@@ -217,6 +272,7 @@ class Session:
         self._collect_planner_outputs()
         written = build_all(self.state, self.run_dir)
         self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
+        control.clear_stop(self.run_dir)
         self.tracker.close(self.state)
         self.save()
 
@@ -224,81 +280,79 @@ class Session:
         """Blend the best experiments' out-of-fold predictions; recorded as an experiment."""
         state = self.state
         assert state.data is not None
-        started, started_at = time.monotonic(), utc_now()
+        started_at = utc_now()
         target = encoded_target(state.data, load_split(state.data, "train"))
-        choice = select_ensemble(
-            state.experiments,
-            target,
-            state.data,
-            state.metric,
-            state.config.folds,
-            state.config.seed,
-        )
-        if choice is None:
-            logger.info("no ensemble: fewer than two experiments to blend")
+        built = ensemble_experiment(state, target)
+        if built is None:
+            logger.info("no ensemble: fewer than two experiments worth blending")
             return
-        summary = choice.summary()
-        members = list(choice.weights)
-        names = ", ".join(
-            f"{state.experiments[i].spec.name} x{w:.2f}" for i, w in choice.weights.items()
-        )
-        spec = ExperimentSpec(
-            name=f"ensemble_of_{len(members)}",
-            model="ensemble",
-            params={"members": members, "weights": list(choice.weights.values())},
-            hypothesis="A weighted blend of the best experiments beats the best single model.",
-            reasoning=(
-                "Greedy ensemble selection with replacement over out-of-fold "
-                f"predictions (Caruana et al., 2004): {names}."
-            ),
-            planner=state.planner_name,
-            source="ensemble",
-        )
-        result = ExperimentResult(
-            status="success",
-            cv_score=float(summary[state.metric.name]["mean"]),
-            cv_std=float(summary[state.metric.name]["std"]),
-            fold_scores=list(summary[state.metric.name]["folds"]),
-            metrics={
-                k: MetricSummary.model_validate(v)
-                for k, v in summary.items()
-                if all(math.isfinite(x) for x in v["folds"])
-            },
-            fit_time=sum(state.experiments[i].result.fit_time or 0.0 for i in members),
-            duration=time.monotonic() - started,
-        )
-        record = ExperimentRecord(
-            iteration=state.next_iteration(),
-            spec=spec,
-            result=result,
-            started_at=started_at,
-            finished_at=utc_now(),
-        )
-        record.analysis = analyse(
-            state.experiments, result, record.iteration, state.metric, model="ensemble"
-        )
-        state.experiments.append(record)
-        self.save()
-        self.tracker.log_experiment(state, record)
-        self.save()
-        self.listener.experiment_finished(state, record)
+        self._record(*built, started_at, observe=False)
 
     # ---- one experiment ----------------------------------------------------------------
-    def _run_experiment(self, spec: ExperimentSpec) -> ExperimentRecord:
+    def _run_now(self, spec: ExperimentSpec) -> ExperimentRecord:
+        """Run one experiment to the end in this thread (the baseline)."""
+        started_at = utc_now()
+        launch = self._prepare(spec)
+        if launch is None:
+            return self.state.experiments[-1]
+        outcome = self.executor.run(launch.request)
+        return self._record(
+            launch.spec, result_from_outcome(outcome, launch.request.script), started_at
+        )
+
+    def _prepare(self, spec: ExperimentSpec) -> Launch | None:
+        """Validate and render; an invalid spec is recorded as failed and None returned."""
         state = self.state
         assert state.data is not None and state.profile is not None
-        planner = self.planner  # built (and replayed) before this record joins the history
-        iteration = state.next_iteration()
+        number = state.launch_count
+        state.launch_count += 1
         started_at = utc_now()
-        self.listener.experiment_started(state, iteration, spec)
         try:
             validated = validate_spec(spec, state.data.task, state.profile)
-            spec = validated.spec
-            for note in validated.notes:
-                logger.info("experiment %d: %s", iteration, note)
-            result = self._execute(iteration, spec)
         except SpecValidationError as exc:
-            result = ExperimentResult(status="failed", error=f"invalid spec: {exc}")
+            self.listener.experiment_started(state, number, spec)
+            self._record(
+                spec, ExperimentResult(status="failed", error=f"invalid spec: {exc}"), started_at
+            )
+            return None
+        spec = validated.spec
+        for note in validated.notes:
+            logger.info("experiment %s: %s", spec.name, note)
+        workdir = self._experiment_folder(number, spec.name)
+        script = write_script(
+            RenderRequest(
+                iteration=number,
+                spec=spec,
+                data=state.data,
+                profile=state.profile,
+                folds=state.config.folds,
+                seed=state.config.seed,
+                n_threads=state.config.threads_per_experiment,
+                output_dir=workdir,
+            )
+        )
+        request = ExecutionRequest(
+            script=script,
+            workdir=workdir,
+            timeout=self.experiment_timeout(),
+            n_threads=state.config.threads_per_experiment,
+            memory_limit_mb=state.config.memory_limit_mb,
+        )
+        self.save()  # the launch number is taken, even if this session dies now
+        self.listener.experiment_started(state, number, spec)
+        return Launch(spec, request, started_at)
+
+    def _record(
+        self,
+        spec: ExperimentSpec,
+        result: ExperimentResult,
+        started_at: str,
+        observe: bool = True,
+    ) -> ExperimentRecord:
+        """Analyse a finished experiment, tell the planner, and save it before anything else."""
+        state = self.state
+        planner = self.planner  # built (and replayed) before this record joins the history
+        iteration = state.next_iteration()
         record = ExperimentRecord(
             iteration=iteration,
             spec=spec,
@@ -309,56 +363,89 @@ class Session:
         record.analysis = analyse(
             state.experiments, result, iteration, state.metric, model=spec.model
         )
-        planner.observe(record)
+        if observe:
+            planner.observe(record)
         state.experiments.append(record)
         context = self._context()
-        record.analysis.observations += planner.observations(record, context)
-        record.hypotheses = planner.hypothesise(context)
-        state.pending_hypotheses = record.hypotheses
+        if observe:
+            record.analysis.observations += planner.observations(record, context)
+            record.hypotheses = planner.hypothesise(context)
+            state.pending_hypotheses = record.hypotheses
         state.planner_memory = planner.export_memory()
         state.llm_usage = planner.usage()
+        closed = directions.note_experiment(
+            state, record, planner.describe_direction(spec.direction or "")
+        )
         self.save()  # the experiment is safe on disk before anything else happens
+        directions.write_files(state, self.run_dir)
         self.tracker.log_experiment(state, record)
         self.save()
         self.listener.experiment_finished(state, record)
+        for name in closed:
+            self._direction_closed(name)
         return record
 
-    def _execute(self, iteration: int, spec: ExperimentSpec) -> ExperimentResult:
-        state = self.state
-        assert state.data is not None and state.profile is not None
-        workdir = self._experiment_dir(iteration, spec.name)
-        script = write_script(
-            RenderRequest(
-                iteration=iteration,
-                spec=spec,
-                data=state.data,
-                profile=state.profile,
-                folds=state.config.folds,
-                seed=state.config.seed,
-                n_threads=state.config.n_threads,
-                output_dir=workdir,
-            )
-        )
-        timeout = self.experiment_timeout()
-        outcome = self.executor.run(
-            ExecutionRequest(
-                script=script,
-                workdir=workdir,
-                timeout=timeout,
-                n_threads=state.config.n_threads,
-                memory_limit_mb=state.config.memory_limit_mb,
-            )
-        )
-        return result_from_outcome(outcome, script)
-
-    def _experiment_dir(self, iteration: int, name: str) -> Path:
+    def _experiment_folder(self, number: int, name: str) -> Path:
         root = self.run_dir / EXPERIMENTS_DIR
         root.mkdir(parents=True, exist_ok=True)
-        for stale in root.glob(f"{iteration:03d}_*"):  # left by a session killed mid-run
-            shutil.rmtree(stale, ignore_errors=True)
-        path = root / f"{iteration:03d}_{name}"
+        path = root / f"{number:03d}_{name}"
+        shutil.rmtree(path, ignore_errors=True)
         path.mkdir()
         return path
+
+    def _remove_orphan_folders(self) -> None:
+        """Folders of experiments a killed session launched but never recorded."""
+        root = self.run_dir / EXPERIMENTS_DIR
+        kept = {
+            Path(r.result.script_path).parent
+            for r in self.state.experiments
+            if r.result.script_path
+        }
+        for folder in root.glob("*") if root.is_dir() else []:
+            if folder.is_dir() and folder not in kept:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    # ---- a person in the loop ----------------------------------------------------------
+    def _apply_control(self, planner: Planner) -> str | None:
+        """Read `autopilot stop` and `autopilot steer`; returns a reason to stop, if any."""
+        state = self.state
+        for text in control.read_steering(self.run_dir, since=len(state.steering)):
+            note = SteeringNote(text=text)
+            note.applied_as = self._apply_steering(text, planner)
+            note.acknowledged_at = utc_now()
+            state.steering.append(note)
+            self.save()
+            self.listener.phase(state, f'Steering received: "{text}" -> {note.applied_as}')
+        if control.stop_requested(self.run_dir):
+            return "stop requested (autopilot stop)"
+        return None
+
+    def _apply_steering(self, text: str, planner: Planner) -> str:
+        state = self.state
+        said = steering.merge(state.constraints, steering.read_instruction(text))
+        if said:
+            planner.update_constraints(state.constraints)
+        if steering.wants_ensemble(text):
+            before = len(state.experiments)
+            self._ensemble()
+            said.append(
+                "blended the best experiments now"
+                if len(state.experiments) > before
+                else "no ensemble yet: fewer than two experiments worth blending"
+            )
+        if not said:
+            directions.open_direction(state, f"user: {text[:50]}", text)
+            said.append("a new research direction for the planner")
+        return "; ".join(said)
+
+    def _direction_closed(self, name: str) -> None:
+        answer = self.interact(directions.find(self.state, name)) if self.interact else None
+        if not answer or answer == "continue":
+            return
+        if answer == "stop":
+            control.request_stop(self.run_dir)
+        else:
+            control.send_steer(self.run_dir, answer)
 
     # ---- time ----------------------------------------------------------------------------
     def time_left(self) -> float:
@@ -378,10 +465,13 @@ class Session:
         cap = self.state.config.experiment_timeout
         return max(0.1, min(available, cap) if cap else available)
 
-    def _termination_reason(self, planner: Planner) -> str | None:
+    def _termination_reason(self, planner: Planner, in_flight: int = 0) -> str | None:
         state = self.state
         config = state.config
         constraints = state.constraints
+        limit = constraints.max_iterations or config.max_iterations
+        if len(state.experiments) - 1 + in_flight >= limit:  # running ones count as done
+            return f"max iterations ({limit}) reached"
         view = TerminationView(
             records=state.experiments,
             metric=state.metric,
@@ -419,19 +509,21 @@ class Session:
             logger.warning("planner narrative failed: %s", exc)
         self.state.llm_usage = self.planner.usage()
 
-    def _context(self) -> PlanningContext:
+    def _context(self, pending: list[ExperimentSpec] | None = None) -> PlanningContext:
         state = self.state
         assert state.data is not None and state.profile is not None
-        pending = state.pending_hypotheses
+        hypotheses = state.pending_hypotheses
         return PlanningContext(
             task=state.data.task,
             metric=state.metric,
             profile=state.profile,
             constraints=state.constraints,
             history=list(state.experiments),
-            hypothesis=pending.top if pending else None,
+            hypothesis=hypotheses.top if hypotheses else None,
             time_left=self.time_left() - self.final_reserve(),
             iteration=state.next_iteration(),
+            pending=list(pending or []),
+            directions=list(state.directions),
         )
 
     # ---- persistence -------------------------------------------------------------------

@@ -344,6 +344,7 @@ class SessionState(Record):
     )
     tracking: TrackingInfo | None = None
     directions: list[ResearchDirection] = Field(default_factory=list)
+    launch_count: int = Field(0, description="experiments launched, numbering their folders")
     steering: list[SteeringNote] = Field(default_factory=list)
 
     @property

@@ -43,6 +43,14 @@ class Executor(ABC):
     def run(self, request: ExecutionRequest) -> ExecutionOutcome:
         """Run one script to completion, timeout or crash; never raise for its failures."""
 
+    def cancel_all(self) -> None:
+        """Kill every script still running (the session is being interrupted)."""
+        return None
+
+    def close(self) -> None:
+        """Release workers, clusters or processes this executor holds."""
+        return None
+
 
 def tail(text: str, limit: int = TAIL_CHARS) -> str:
     """The last ``limit`` characters of ``text``."""

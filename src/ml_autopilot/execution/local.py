@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psutil
@@ -36,9 +36,16 @@ def default_memory_limit_mb() -> int:
     return int(psutil.virtual_memory().total * 0.75 / 2**20)
 
 
-def _limit_memory(limit_mb: int) -> None:
-    limit = limit_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+# Sets the memory limit inside the child, then runs the script as __main__. Passing it on the
+# command line (not through preexec_fn) keeps process start-up safe when threads launch runs.
+BOOTSTRAP = (
+    "import resource, runpy, sys\n"
+    "limit = int(sys.argv[1])\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+    "script = sys.argv[2]\n"
+    "sys.argv = [script]\n"
+    "runpy.run_path(script, run_name='__main__')\n"
+)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -48,7 +55,17 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 class LocalExecutor(Executor):
-    """Runs each script in a fresh ``sys.executable`` subprocess."""
+    """Runs each script in a fresh ``sys.executable`` subprocess (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._live: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            live = list(self._live)
+        for process in live:
+            _kill_group(process)
 
     def run(self, request: ExecutionRequest) -> ExecutionOutcome:
         env = os.environ.copy()
@@ -60,16 +77,21 @@ class LocalExecutor(Executor):
         started = time.perf_counter()
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
             process = subprocess.Popen(
-                [sys.executable, str(request.script)],
+                [sys.executable, "-c", BOOTSTRAP, str(limit_mb * 2**20), str(request.script)],
                 cwd=request.workdir,
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
-                preexec_fn=lambda: _limit_memory(limit_mb),
             )
-            timed_out = self._wait(process, max(request.timeout, 0.1))
+            with self._lock:
+                self._live.add(process)
+            try:
+                timed_out = self._wait(process, max(request.timeout, 0.1))
+            finally:
+                with self._lock:
+                    self._live.discard(process)
         duration = time.perf_counter() - started
         stdout = stdout_path.read_text(encoding="utf-8", errors="replace")
         stderr = stderr_path.read_text(encoding="utf-8", errors="replace")

@@ -22,6 +22,7 @@ from ml_autopilot.state import (
     LlmUsage,
     MetricInfo,
     Preprocessing,
+    ResearchDirection,
     SessionState,
 )
 
@@ -38,6 +39,8 @@ class PlanningContext:
     hypothesis: Hypothesis | None = None
     time_left: float = float("inf")
     iteration: int = 1
+    pending: list[ExperimentSpec] = field(default_factory=list)
+    directions: list[ResearchDirection] = field(default_factory=list)
 
 
 class Planner(ABC):
@@ -60,6 +63,14 @@ class Planner(ABC):
     def stop_reason(self, context: PlanningContext) -> str | None:
         """A reason to stop now, or None to go on."""
         return None
+
+    def update_constraints(self, constraints: Constraints) -> None:
+        """Take a person's steering into account from the next proposal on."""
+        return None
+
+    def describe_direction(self, name: str) -> str:
+        """Why a research direction this planner uses is worth pursuing."""
+        return ""
 
     def observations(self, record: ExperimentRecord, context: PlanningContext) -> list[str]:
         """Extra observations on a finished experiment (the LLM's reading of it)."""

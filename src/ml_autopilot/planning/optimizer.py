@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import optuna
@@ -23,6 +23,7 @@ from ml_autopilot.planning.portfolio import PortfolioEntry, portfolio_for
 from ml_autopilot.planning.rules import DataTraits, default_preprocessing, traits_from
 from ml_autopilot.planning.search_space import SearchSpace
 from ml_autopilot.state import (
+    Constraints,
     ExperimentRecord,
     ExperimentSpec,
     Hypothesis,
@@ -36,6 +37,21 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Models too slow to be worth sampling on large tables (their cost grows with rows squared).
 SLOW_ON_LARGE = {"svc": 10_000, "svr": 10_000, "kneighbors": 50_000, "gradient_boosting": 50_000}
 EXPLORE_EVERY = 3
+MAX_ASKS = 10
+PROVEN = "proven configurations"
+BROAD = "broad search"
+DIRECTION_RATIONALES = {
+    PROVEN: "Start from configurations that win most often on tabular benchmarks, adapted "
+    "to this data's size, missing values and categoricals.",
+    BROAD: "Bayesian optimisation (TPE) over every model family, its hyperparameters and "
+    "preprocessing, to find what the portfolio missed.",
+    "target transform": "A skewed positive target may be easier to fit on a log scale; scores "
+    "stay on the original scale.",
+    "categorical encoding": "High-cardinality categoricals may carry more signal with target "
+    "encoding than with one-hot or ordinal codes.",
+    "ensembling": "A weighted blend of diverse good models usually beats the best one.",
+}
+STALE_AFTER = 3
 
 
 @dataclass(frozen=True)
@@ -152,6 +168,20 @@ class OptimizerPlanner(Planner):
             ]
         )
 
+    def update_constraints(self, constraints: Constraints) -> None:
+        self.constraints = constraints
+        self.space.constraints = constraints
+
+    def describe_direction(self, name: str) -> str:
+        if name in DIRECTION_RATIONALES:
+            return DIRECTION_RATIONALES[name]
+        if name.endswith(" tuning"):
+            return (
+                f"{name.removesuffix(' tuning')} leads: concentrate Optuna TPE trials on its "
+                "hyperparameters and preprocessing."
+            )
+        return ""
+
     def stop_reason(self, context: PlanningContext) -> str | None:
         if not self.models:
             return "the constraints leave no model to try"
@@ -166,7 +196,8 @@ class OptimizerPlanner(Planner):
             if best
             else "the baseline"
         )
-        names = {r.spec.name for r in history}
+        names = _taken_names(context) | set(self._asked)
+        avoided = set(self.constraints.avoided_models)
         candidates = [
             Candidate(
                 f"{e.name} ({CATALOG[e.model].label}) will beat {best_text}.",
@@ -175,10 +206,13 @@ class OptimizerPlanner(Planner):
                 {"kind": "portfolio", "entry": e.name},
             )
             for e in self.portfolio
-            if e.name not in names and self._affordable(e.model, e.params, context)
+            if e.name not in names
+            and e.model not in avoided
+            and self._affordable(e.model, e.params, context)
         ]
         candidates += self._variants(history, best, names)
         candidates += self._search_candidates(best, best_text)
+        candidates = [_read_back(c, context) for c in candidates]
         return sorted(candidates, key=lambda c: -c.confidence)
 
     def _variants(
@@ -207,6 +241,7 @@ class OptimizerPlanner(Planner):
                         "base": best.spec.name,
                         "name": log_name,
                         "preprocessing": {"target_transform": "log"},
+                        "direction": "target transform",
                     },
                 )
             )
@@ -228,6 +263,7 @@ class OptimizerPlanner(Planner):
                         "base": best.spec.name,
                         "name": te_name,
                         "preprocessing": {"encoding": "target"},
+                        "direction": "categorical encoding",
                     },
                 )
             )
@@ -241,7 +277,7 @@ class OptimizerPlanner(Planner):
             "Bayesian optimisation (Optuna TPE) over the conditional space of models, "
             "hyperparameters and preprocessing, informed by every finished experiment.",
             0.36 if self._optuna_count % EXPLORE_EVERY == EXPLORE_EVERY - 1 else 0.3,
-            {"kind": "optuna"},
+            {"kind": "optuna", "direction": BROAD},
         )
         if focus is None:
             return [explore]
@@ -250,7 +286,7 @@ class OptimizerPlanner(Planner):
             f"{CATALOG[focus].label} leads; TPE concentrates trials on its hyperparameters "
             "and preprocessing.",
             0.34,
-            {"kind": "optuna", "model": focus},
+            {"kind": "optuna", "model": focus, "direction": f"{CATALOG[focus].label} tuning"},
         )
         return [tune, explore]
 
@@ -263,7 +299,7 @@ class OptimizerPlanner(Planner):
         self, action: dict[str, Any], statement: str, context: PlanningContext
     ) -> ExperimentSpec | None:
         kind = action.get("kind")
-        names = {r.spec.name for r in context.history} | set(self._asked)
+        names = _taken_names(context) | set(self._asked)
         if kind == "portfolio":
             entry = next((e for e in self.portfolio if e.name == action.get("entry")), None)
             if entry is None or entry.name in names:
@@ -277,6 +313,7 @@ class OptimizerPlanner(Planner):
                 reasoning=entry.reasoning,
                 planner=self.name,
                 source="portfolio",
+                direction=PROVEN,
             )
         if kind == "variant":
             base = next((r for r in context.history if r.spec.name == action.get("base")), None)
@@ -293,14 +330,24 @@ class OptimizerPlanner(Planner):
                 reasoning=f"Same as {base.spec.name} with {changed}.",
                 planner=self.name,
                 source="rule",
+                direction=action.get("direction"),
             )
         if kind == "optuna":
             return self._ask(action.get("model"), statement, names)
         return None
 
-    def _ask(self, focus: str | None, statement: str, names: set[str]) -> ExperimentSpec:
-        trial = self.study.ask()
-        model, params, prep = self.space.sample(trial, focus)
+    def _ask(self, focus: str | None, statement: str, names: set[str]) -> ExperimentSpec | None:
+        avoided = set(self.constraints.avoided_models)
+        if focus in avoided:
+            return None
+        for _ in range(MAX_ASKS):
+            trial = self.study.ask()
+            model, params, prep = self.space.sample(trial, focus)
+            if model not in avoided:
+                break
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)  # steered away from it
+        else:
+            return None
         self._optuna_count += 1
         name = f"tpe_{trial.number:03d}_{model}"
         while name in names:
@@ -318,12 +365,35 @@ class OptimizerPlanner(Planner):
             ),
             planner=self.name,
             source="optuna",
+            direction=f"{CATALOG[focus].label} tuning" if focus else BROAD,
         )
 
 
-def _with_prior(entry: PortfolioEntry, prior: float) -> PortfolioEntry:
-    from dataclasses import replace
+def _taken_names(context: PlanningContext) -> set[str]:
+    """Names already run or running: never proposed twice."""
+    return {r.spec.name for r in context.history} | {s.name for s in context.pending}
 
+
+def _read_back(candidate: Candidate, context: PlanningContext) -> Candidate:
+    """Directions that have produced nothing for a while get less confidence."""
+    name = candidate.action.get("direction") or (
+        PROVEN if candidate.action.get("kind") == "portfolio" else None
+    )
+    direction = next((d for d in context.directions if d.name == name), None)
+    if direction is None or len(direction.iterations) < STALE_AFTER:
+        return candidate
+    records = {r.iteration: r for r in context.history}
+    produced = any(
+        records[i].analysis and records[i].analysis.is_new_best  # type: ignore[union-attr]
+        for i in direction.iterations[-STALE_AFTER:]
+        if i in records
+    )
+    if produced:
+        return candidate
+    return replace(candidate, confidence=candidate.confidence * 0.8)
+
+
+def _with_prior(entry: PortfolioEntry, prior: float) -> PortfolioEntry:
     return replace(entry, prior=prior)
 
 
