@@ -164,3 +164,66 @@ def test_ctrl_c_saves_and_exits_cleanly(classification_csv, tmp_path):
     assert "Resume with" in stderr and "Traceback" not in stderr
     state = load_state(run_dir)
     assert state.experiments and state.phase != "done"
+
+
+def _wait_for(run_dir: Path, check, timeout: float = 180.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (run_dir / "state.json").exists():
+            state = load_state(run_dir)
+            if check(state):
+                return state
+        time.sleep(0.3)
+    raise AssertionError("the running session never reached the expected state")
+
+
+def test_steer_and_stop_act_on_a_running_session(classification_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ml_autopilot",
+            "run",
+            str(classification_csv),
+            "--target",
+            "species",
+            "--output-dir",
+            str(run_dir),
+            "--max-iterations",
+            "40",
+            "--folds",
+            "3",
+            "--plateau",
+            "50",
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        _wait_for(run_dir, lambda s: len(s.experiments) >= 2)
+        assert autopilot("steer", str(run_dir), "avoid CatBoost and XGBoost").returncode == 0
+        steered = _wait_for(run_dir, lambda s: s.steering and s.steering[0].acknowledged_at)
+        note = steered.steering[0]
+        assert note.applied_as == "avoid catboost, xgboost"
+        seen = len(steered.experiments)
+        _wait_for(run_dir, lambda s: len(s.experiments) >= seen + 2)
+        assert autopilot("stop", str(run_dir)).returncode == 0
+        stdout, stderr = process.communicate(timeout=240)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "Steering received" in stdout
+    state = load_state(run_dir)
+    assert state.termination_reason == "stop requested (autopilot stop)"
+    assert state.phase == "done" and state.final.status == "success"
+    assert len(state.experiments) < 30
+    later = [r for r in state.experiments[seen + 1 :] if r.spec.source != "ensemble"]
+    assert later and all(r.spec.model not in ("catboost", "xgboost") for r in later)
+    assert "avoid CatBoost and XGBoost" in (run_dir / "report" / "report.md").read_text()
+    assert not (run_dir / "control" / "stop").exists()
+    assert list((run_dir / "research_directions").glob("*.md"))

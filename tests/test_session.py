@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -178,3 +179,19 @@ def test_resume_continues_numbering_without_repeats(regression_csv, tmp_path):
     assert resumed.experiments[: len(first.experiments)] == first.experiments
     assert resumed.phase == "done"
     assert isinstance(Session.resume(run_dir).planner, OptimizerPlanner)
+
+
+def test_two_workers_run_experiments_concurrently(regression_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    config = run_config(regression_csv, "price", run_dir, max_iterations=4, workers=2, n_threads=2)
+    assert config.threads_per_experiment == 1
+    state = Session.create(config).run()
+    records = [r for r in state.experiments if r.spec.source != "ensemble"]
+    assert len(records) == 5
+    assert [r.iteration for r in state.experiments] == list(range(len(state.experiments)))
+    assert len({r.spec.name for r in state.experiments}) == len(state.experiments)
+    spans = [(r.started_at, r.finished_at) for r in records[1:]]
+    overlapping = any(a[0] < b[1] and b[0] < a[1] for a, b in itertools.pairwise(spans))
+    assert overlapping, spans
+    assert all(r.spec.direction for r in records[1:])
+    assert state.directions and all(d.status == "closed" for d in state.directions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import select
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -15,13 +16,21 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from ml_autopilot import control
 from ml_autopilot.catalog.metrics import relative_improvement
 from ml_autopilot.config import RunConfig
 from ml_autopilot.errors import AutopilotError, UserError
+from ml_autopilot.execution.factory import make_executor
 from ml_autopilot.log import LOGGER_NAME
 from ml_autopilot.predict import predict_file
 from ml_autopilot.session import Session
-from ml_autopilot.state import ExperimentRecord, ExperimentSpec, SessionState, load_state
+from ml_autopilot.state import (
+    ExperimentRecord,
+    ExperimentSpec,
+    ResearchDirection,
+    SessionState,
+    load_state,
+)
 from ml_autopilot.status import status_dict
 from ml_autopilot.tracking.base import NullTracker, Tracker
 
@@ -171,15 +180,30 @@ def run(
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI (default: RUN_DIR/mlflow.db)")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="experiments at once (default: number of cores)")
+    ] = None,
+    executor: Annotated[str, typer.Option(help="local, warm or dask")] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler, e.g. tcp://HOST:8786 (with --executor dask)")
+    ] = None,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", help="ask what next after each direction closes")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details")] = False,
     resume: Annotated[Path | None, typer.Option(help="continue the run in RUN_DIR")] = None,
 ) -> None:
     """Run the autopilot on a table until a stopping rule fires."""
-    options = {CONFIG_ALIASES.get(k, k): v for k, v in locals().items()}
+    options = {CONFIG_ALIASES.get(k, k): v for k, v in locals().items() if v is not None}
     run_dir = resume or output_dir or (_default_output_dir(data) if data else None)
     try:
         session = _resume(resume, verbose) if resume else _create(options, run_dir, verbose)
-        state = session.run()
+        if interactive:
+            session.interact = ask_after_direction
+        try:
+            state = session.run()
+        finally:
+            session.executor.close()
     except UserError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -197,7 +221,12 @@ def run(
 def _resume(run_dir: Path, verbose: bool) -> Session:
     _setup_logging(run_dir, verbose)
     state = load_state(run_dir)
-    session = Session(state, listener=ConsoleListener(), tracker=_tracker(state.config))
+    session = Session(
+        state,
+        listener=ConsoleListener(),
+        tracker=_tracker(state.config),
+        executor=make_executor(state.config),
+    )
     console.print(
         f"ML Autopilot: resuming {run_dir} at phase {state.phase} with "
         f"{len(state.experiments)} experiment(s) done; planner {state.planner_name}"
@@ -206,7 +235,7 @@ def _resume(run_dir: Path, verbose: bool) -> Session:
 
 
 def _create(options: dict[str, object], run_dir: Path | None, verbose: bool) -> Session:
-    if options["data_path"] is None or options["target"] is None:
+    if options.get("data_path") is None or options.get("target") is None:
         raise UserError("Give a data file and --target (or --resume RUN_DIR).")
     values = {k: v for k, v in options.items() if k in RunConfig.model_fields}
     values["output_dir"] = str(run_dir)
@@ -215,7 +244,9 @@ def _create(options: dict[str, object], run_dir: Path | None, verbose: bool) -> 
         values["constraints_path"] = str(values["constraints_path"])
     config = _validated_config(values)
     _setup_logging(run_dir, verbose)
-    session = Session.create(config, listener=ConsoleListener(), tracker=_tracker(config))
+    session = Session.create(
+        config, listener=ConsoleListener(), tracker=_tracker(config), executor=make_executor(config)
+    )
     console.print(
         f"ML Autopilot: planner {_planner_line(session.state)}; run folder {config.output_dir}"
     )
@@ -294,6 +325,56 @@ def status(
         )
     console.print(table)
     _print_summary(state)
+
+
+INTERACTIVE_TIMEOUT = 30.0
+
+
+def ask_after_direction(direction: ResearchDirection | None) -> str | None:
+    """Ask at the terminal what to do next; carry on by itself after a timeout."""
+    if direction is None or not sys.stdin.isatty():
+        return None
+    learnt = " ".join(direction.learnings)
+    console.print(f"[bold]Direction closed:[/] {direction.name}. {learnt}")
+    console.print(
+        f"continue / stop / or type a direction to try "
+        f"(continuing in {INTERACTIVE_TIMEOUT:.0f} s): ",
+        end="",
+    )
+    ready, _, _ = select.select([sys.stdin], [], [], INTERACTIVE_TIMEOUT)
+    if not ready:
+        console.print("continuing")
+        return None
+    answer = sys.stdin.readline().strip()
+    return answer or None
+
+
+@app.command()
+def steer(
+    run_dir: Annotated[Path, typer.Argument(help="run folder of a running session")],
+    instruction: Annotated[str, typer.Argument(help='e.g. "avoid svc" or "try an ensemble"')],
+) -> None:
+    """Send an instruction to a running session; it acts on it at its next design step."""
+    try:
+        count = control.send_steer(run_dir, instruction)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"Sent instruction #{count}; the session acknowledges it in its output, state and report."
+    )
+
+
+@app.command()
+def stop(run_dir: Annotated[Path, typer.Argument(help="run folder of a running session")]) -> None:
+    """Ask a running session to finish: no new experiments, final refit, report."""
+    try:
+        control.request_stop(run_dir)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        "Stop requested; the session finishes its running experiments, refits the "
+        "best model and writes the report."
+    )
 
 
 @app.command()

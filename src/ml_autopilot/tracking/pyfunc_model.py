@@ -49,7 +49,8 @@ REQUIREMENTS: tuple[tuple[str, ...], ...] = (
     ("mlflow",),
 )
 _TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
-_UV_DETECT_ENV = "MLFLOW_UV_AUTO_DETECT"
+# While logging: no uv.lock of the current directory inside the model, no progress bars.
+_QUIET_ENV = {"MLFLOW_UV_AUTO_DETECT": "false", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
 class AutopilotPyfuncModel(PythonModel):
@@ -122,12 +123,12 @@ def fluent_run(tracking_uri: str, run_id: str) -> Iterator[None]:
     ``log_model`` only logs into the active run of the global tracking URI. Both are set here
     and put back afterwards (including the ``MLFLOW_TRACKING_URI`` variable, which
     ``set_tracking_uri`` overwrites). Leaving the run marks it FINISHED: the caller sets the
-    status it wants. uv project detection is switched off, so the current directory's
-    ``uv.lock`` never ends up inside the model.
+    status it wants. uv project detection is off meanwhile (the current directory's
+    ``uv.lock`` never ends up inside the model), and so are artifact progress bars.
     """
     saved_uri = getattr(tracking_utils, "_tracking_uri", None)
-    saved_env = {name: os.environ.get(name) for name in (_TRACKING_URI_ENV, _UV_DETECT_ENV)}
-    os.environ[_UV_DETECT_ENV] = "false"
+    saved_env = {name: os.environ.get(name) for name in (_TRACKING_URI_ENV, *_QUIET_ENV)}
+    os.environ.update(_QUIET_ENV)
     mlflow.set_tracking_uri(tracking_uri)
     try:
         with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):

@@ -48,13 +48,14 @@ def mlflow_command() -> str:
 
 
 def start_ui(
-    run_dir: Path, port: int = 5000, host: str = "127.0.0.1"
+    run_dir: Path, port: int = 5000, host: str = "127.0.0.1", workers: int = 1
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """Start ``mlflow ui`` over a run folder's store; returns its URL and the process.
 
-    The server's output goes to ``<run_dir>/mlflow-ui.log``. It runs in its own process group
-    (``mlflow ui`` starts worker processes of its own): stop it with ``stop_ui``. Use
-    ``wait_until_up`` to know when it answers.
+    One worker is plenty for one person (MLflow's default of 4 takes a minute to start on a
+    small machine). The server's output goes to ``<run_dir>/mlflow-ui.log``. It runs in its
+    own process group (``mlflow ui`` starts worker processes of its own): stop it with
+    ``stop_ui``. Use ``wait_until_up`` to know when it answers.
     """
     run_dir = Path(run_dir).resolve()
     command = [
@@ -68,6 +69,8 @@ def start_ui(
         host,
         "--port",
         str(port),
+        "--workers",
+        str(workers),
     ]
     with (run_dir / UI_LOG_FILE).open("ab") as log:
         process = subprocess.Popen(

@@ -1,0 +1,24 @@
+"""Build the executor a run asked for: local processes (default), warm workers, or Dask."""
+
+from __future__ import annotations
+
+from ml_autopilot.config import RunConfig
+from ml_autopilot.execution.base import Executor
+from ml_autopilot.execution.local import LocalExecutor
+
+
+def make_executor(config: RunConfig) -> Executor:
+    """``local`` runs each script in a fresh interpreter; ``warm`` forks it from a process that
+    has the libraries imported already; ``dask`` runs it on a Dask cluster (a LocalCluster
+    unless ``scheduler`` names one)."""
+    if config.executor == "warm":
+        from ml_autopilot.execution.warm import WarmExecutor
+
+        return WarmExecutor()
+    if config.executor == "dask":
+        from ml_autopilot.execution.dask_executor import DaskExecutor
+
+        return DaskExecutor(
+            scheduler_address=config.scheduler, n_workers=config.workers, threads_per_worker=1
+        )
+    return LocalExecutor()
