@@ -50,6 +50,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _setup_logging(run_dir: Path | None, verbose: bool) -> None:
+    for noisy in ("mlflow", "alembic", "distributed", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(logging.DEBUG)
     logger.handlers.clear()

@@ -157,6 +157,7 @@ class Session:
             self.state.phase = "failed"
             self.state.error = str(exc)
             self.save()
+            self.tracker.close(self.state)
             raise
         return self.state
 
@@ -201,6 +202,7 @@ class Session:
         if record.result.status != "success":
             self.state.termination_reason = f"baseline failed: {record.result.error}"
             self._advance("failed", self.state.termination_reason)
+            self.tracker.close(self.state)
             return
         self._advance("baseline", f"Baseline {record.result.cv_score:.5g}")
 
@@ -262,10 +264,10 @@ class Session:
         return (None if running else "the planner keeps proposing invalid experiments"), None
 
     def _finalize(self) -> None:
-        directions.close_all(self.state)
-        directions.write_files(self.state, self.run_dir)
         if self.state.experiments and self.state.experiments[-1].spec.model != "ensemble":
             self._ensemble()
+        directions.close_all(self.state)
+        directions.write_files(self.state, self.run_dir)
         self.state.final = finalize(self.state, self.executor, self.time_left())
         self.save()
         self.tracker.log_final(self.state)
