@@ -6,9 +6,10 @@ import json
 import logging
 import select
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -20,10 +21,7 @@ from ml_autopilot import control
 from ml_autopilot.catalog.metrics import relative_improvement
 from ml_autopilot.config import RunConfig
 from ml_autopilot.errors import AutopilotError, UserError
-from ml_autopilot.execution.factory import make_executor
 from ml_autopilot.log import LOGGER_NAME
-from ml_autopilot.predict import predict_file
-from ml_autopilot.session import Session
 from ml_autopilot.state import (
     ExperimentRecord,
     ExperimentSpec,
@@ -32,7 +30,11 @@ from ml_autopilot.state import (
     load_state,
 )
 from ml_autopilot.status import status_dict
-from ml_autopilot.tracking.base import NullTracker, Tracker
+from ml_autopilot.tracking.base import Tracker
+from ml_autopilot.tracking.deferred import DeferredTracker
+
+if TYPE_CHECKING:
+    from ml_autopilot.session import Session
 
 app = typer.Typer(
     add_completion=False,
@@ -142,6 +144,14 @@ def _print_summary(state: SessionState) -> None:
     console.print(table)
 
 
+def process_started() -> float:
+    """This process's start on the monotonic clock: start-up counts against the budget."""
+    import psutil
+
+    age = max(0.0, time.time() - psutil.Process().create_time())
+    return time.monotonic() - age
+
+
 def _default_output_dir(data: Path) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{data.stem}-{stamp}"
@@ -221,10 +231,14 @@ def run(
 
 
 def _resume(run_dir: Path, verbose: bool) -> Session:
+    from ml_autopilot.execution.factory import make_executor
+    from ml_autopilot.session import Session
+
     _setup_logging(run_dir, verbose)
     state = load_state(run_dir)
     session = Session(
         state,
+        started=process_started(),
         listener=ConsoleListener(),
         tracker=_tracker(state.config),
         executor=make_executor(state.config),
@@ -237,6 +251,9 @@ def _resume(run_dir: Path, verbose: bool) -> Session:
 
 
 def _create(options: dict[str, object], run_dir: Path | None, verbose: bool) -> Session:
+    from ml_autopilot.execution.factory import make_executor
+    from ml_autopilot.session import Session
+
     if options.get("data_path") is None or options.get("target") is None:
         raise UserError("Give a data file and --target (or --resume RUN_DIR).")
     values = {k: v for k, v in options.items() if k in RunConfig.model_fields}
@@ -247,7 +264,11 @@ def _create(options: dict[str, object], run_dir: Path | None, verbose: bool) -> 
     config = _validated_config(values)
     _setup_logging(run_dir, verbose)
     session = Session.create(
-        config, listener=ConsoleListener(), tracker=_tracker(config), executor=make_executor(config)
+        config,
+        started=process_started(),
+        listener=ConsoleListener(),
+        tracker=_tracker(config),
+        executor=make_executor(config),
     )
     console.print(
         f"ML Autopilot: planner {_planner_line(session.state)}; run folder {config.output_dir}"
@@ -264,11 +285,16 @@ def _planner_line(state: SessionState) -> str:
 
 
 def _tracker(config: RunConfig) -> Tracker:
-    try:
+    """MLflow tracking, set up in the background while the session loads its data."""
+
+    def build() -> Tracker:
         from ml_autopilot.tracking.mlflow_tracker import MlflowTracker
-    except ImportError:  # pragma: no cover - tracking is part of the install
-        return NullTracker()
-    return MlflowTracker(config.tracking_uri)
+
+        tracker = MlflowTracker(config.tracking_uri)
+        tracker.warm_up(Path(config.output_dir))
+        return tracker
+
+    return DeferredTracker(build)
 
 
 def _validated_config(values: dict[str, object]) -> RunConfig:
@@ -290,6 +316,8 @@ def predict(
     ),
 ) -> None:
     """Predict with the best model of a finished run."""
+    from ml_autopilot.predict import predict_file
+
     try:
         rows = predict_file(run_dir, data, out)
     except UserError as exc:

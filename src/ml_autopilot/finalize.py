@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import joblib
@@ -80,6 +81,8 @@ def _run_script(
 ) -> ExecutionOutcome:
     assert state.data is not None and state.profile is not None
     shutil.rmtree(workdir, ignore_errors=True)
+    # a lone refit gets every core; ensemble members share them
+    threads = state.config.n_threads if mode == "final" else state.config.threads_per_experiment
     script = write_script(
         RenderRequest(
             iteration=record.iteration,
@@ -88,7 +91,7 @@ def _run_script(
             profile=state.profile,
             folds=state.config.folds,
             seed=state.config.seed,
-            n_threads=state.config.n_threads,
+            n_threads=threads,
             output_dir=workdir,
             mode=mode,
             params_override=record.result.refit_params,
@@ -99,7 +102,7 @@ def _run_script(
             script=script,
             workdir=workdir,
             timeout=timeout,
-            n_threads=state.config.n_threads,
+            n_threads=threads,
             memory_limit_mb=state.config.memory_limit_mb,
         )
     )
@@ -155,12 +158,16 @@ def _refit_ensemble(
         "name": record.spec.name,
         "cv_score": record.result.cv_score,
     }
-    for iteration in members:
+
+    def refit_member(iteration: int) -> tuple[int, ExecutionOutcome, Path]:
         member = state.experiments[iteration]
         folder = workdir / "members" / f"{iteration:03d}_{member.spec.name}"
-        outcome = _run_script(
-            state, member, executor, folder, _timeout(state, member, time_left), "refit"
-        )
+        timeout = _timeout(state, member, time_left)
+        return iteration, _run_script(state, member, executor, folder, timeout, "refit"), folder
+
+    with ThreadPoolExecutor(max_workers=state.config.workers) as pool:  # members in parallel
+        outcomes = list(pool.map(refit_member, members))
+    for iteration, outcome, folder in outcomes:
         if outcome.status != "success":
             return FinalResult(
                 status="failed", error=f"member {iteration}: {outcome.error}", **common

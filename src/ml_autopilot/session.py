@@ -54,6 +54,8 @@ EXPERIMENTS_DIR = "experiments"
 MIN_EXPERIMENT_SECONDS = 5.0
 MAX_INVALID_IN_A_ROW = 5
 PROCESS_OVERHEAD_SECONDS = 4.0
+POST_RUN_SECONDS = 6.0  # logging the final model to MLflow, plots, report and dashboard
+ENSEMBLE_RESERVE_MEMBERS = 3
 
 
 class SessionListener(Protocol):
@@ -111,15 +113,19 @@ class Session:
         listener: SessionListener | None = None,
         planner: Planner | None = None,
         tracker: Tracker | None = None,
+        started: float | None = None,
     ) -> None:
         self.state = state
         self.tracker = tracker or NullTracker()
         self.run_dir = Path(state.config.output_dir)
         self.executor = executor or LocalExecutor()
         self.listener = listener or QuietListener()
-        self.clock = Clock(state.elapsed_seconds, time.monotonic())
+        self.clock = Clock(
+            state.elapsed_seconds, started if started is not None else (time.monotonic())
+        )
         self._planner = planner
         self.interact: Callable[[ResearchDirection | None], str | None] | None = None
+        self._tracking = False
 
     # ---- construction ------------------------------------------------------------------
     @classmethod
@@ -157,7 +163,8 @@ class Session:
             self.state.phase = "failed"
             self.state.error = str(exc)
             self.save()
-            self.tracker.close(self.state)
+            if self._tracking:
+                self.tracker.close(self.state)
             raise
         return self.state
 
@@ -165,13 +172,18 @@ class Session:
         state = self.state
         if state.phase == "created":
             self._load()
-        if state.data is not None:
-            self.tracker.start(state)  # also catches up experiments a crash left unlogged
-            self.save()
         if state.phase == "loaded":
             self._profile()
         if state.phase == "profiled":
             self._baseline()
+        # Tracking starts once the baseline is in (its setup overlaps with the steps above);
+        # start() logs every experiment not logged yet, so nothing is missed or doubled.
+        self.tracker.start(state)
+        self._tracking = True
+        self.save()
+        if state.phase == "failed":
+            self.tracker.close(state)
+            return
         if state.phase in ("baseline", "iterating"):
             self._iterate()
         if state.phase == "finalizing":
@@ -202,7 +214,6 @@ class Session:
         if record.result.status != "success":
             self.state.termination_reason = f"baseline failed: {record.result.error}"
             self._advance("failed", self.state.termination_reason)
-            self.tracker.close(self.state)
             return
         self._advance("baseline", f"Baseline {record.result.cv_score:.5g}")
 
@@ -380,8 +391,9 @@ class Session:
         )
         self.save()  # the experiment is safe on disk before anything else happens
         directions.write_files(state, self.run_dir)
-        self.tracker.log_experiment(state, record)
-        self.save()
+        if self._tracking:
+            self.tracker.log_experiment(state, record)
+            self.save()
         self.listener.experiment_finished(state, record)
         for name in closed:
             self._direction_closed(name)
@@ -454,13 +466,18 @@ class Session:
         return self.state.config.time_budget - self.clock.used()
 
     def final_reserve(self) -> float:
-        """Seconds kept back for the final refit of the best experiment."""
-        best = self.state.best()
-        if best is None or best.result.fit_time is None:
-            return PROCESS_OVERHEAD_SECONDS
-        folds = self.state.config.folds
-        one_full_fit = best.result.fit_time / folds * folds / max(folds - 1, 1)
-        return PROCESS_OVERHEAD_SECONDS + 1.3 * one_full_fit
+        """Seconds kept back for the end: refitting the best models (an ensemble's members in
+        parallel), logging the model and writing the report."""
+        state = self.state
+        sign = 1.0 if state.metric.direction == "maximize" else -1.0
+        singles = sorted(
+            (r for r in state.successful() if r.spec.model != "ensemble" and r.result.fit_time),
+            key=lambda r: -sign * (r.result.cv_score or 0.0),
+        )[:ENSEMBLE_RESERVE_MEMBERS]
+        folds = state.config.folds
+        fits = [(r.result.fit_time or 0.0) / max(folds - 1, 1) for r in singles]
+        refit = max(sum(fits) / state.config.workers, max(fits, default=0.0))
+        return PROCESS_OVERHEAD_SECONDS + POST_RUN_SECONDS + 1.3 * refit
 
     def experiment_timeout(self) -> float:
         available = self.time_left() - self.final_reserve()

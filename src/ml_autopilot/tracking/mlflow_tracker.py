@@ -83,6 +83,13 @@ class MlflowTracker(Tracker):
         self._profile_on_parent = False
 
     # ---- the Tracker interface -------------------------------------------------------------
+    def warm_up(self, run_dir: Path) -> None:
+        """Create the default store now (SQLite tables take seconds), before it is needed."""
+        uri = self._explicit_uri or os.environ.get("MLFLOW_TRACKING_URI") or store_uri(run_dir)
+        self._attempt(
+            "preparing the store", lambda: self._client(uri).search_experiments(max_results=1)
+        )
+
     def start(self, state: SessionState) -> None:
         """Open (or reopen) the session's experiment and parent run, then catch up."""
         with self._lock:

@@ -1,0 +1,51 @@
+"""A tracker whose setup (importing MLflow, creating its store) runs in the background.
+
+Importing MLflow and creating a fresh SQLite store take seconds; a session should not spend its
+time budget waiting for them. ``DeferredTracker`` builds the real tracker in a thread as soon as
+the session starts, overlapping with loading, profiling and the baseline; every call waits for
+that thread first, then delegates, in the session's own thread (one writer of the state).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from ml_autopilot.log import get_logger
+from ml_autopilot.state import ExperimentRecord, SessionState
+from ml_autopilot.tracking.base import NullTracker, Tracker
+
+logger = get_logger("tracking")
+
+
+class DeferredTracker(Tracker):
+    """Delegates to the tracker ``build`` returns, built in a background thread."""
+
+    def __init__(self, build: Callable[[], Tracker]) -> None:
+        self._tracker: Tracker = NullTracker()
+        self._thread = threading.Thread(
+            target=self._build, args=(build,), daemon=True, name="tracker-setup"
+        )
+        self._thread.start()
+
+    def _build(self, build: Callable[[], Tracker]) -> None:
+        try:
+            self._tracker = build()
+        except Exception as exc:  # tracking must never stop the loop
+            logger.warning("experiment tracking is off: %s", exc)
+
+    def _ready(self) -> Tracker:
+        self._thread.join()
+        return self._tracker
+
+    def start(self, state: SessionState) -> None:
+        self._ready().start(state)
+
+    def log_experiment(self, state: SessionState, record: ExperimentRecord) -> None:
+        self._ready().log_experiment(state, record)
+
+    def log_final(self, state: SessionState) -> None:
+        self._ready().log_final(state)
+
+    def close(self, state: SessionState) -> None:
+        self._ready().close(state)
