@@ -283,6 +283,7 @@ class Session:
         self.save()
         self.tracker.log_final(self.state)
         self._collect_planner_outputs()
+        self.state.phase = "done"  # the report describes the finished session
         written = build_all(self.state, self.run_dir)
         self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
         control.clear_stop(self.run_dir)

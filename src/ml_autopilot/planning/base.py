@@ -101,4 +101,5 @@ def baseline_spec(task: TaskType) -> ExperimentSpec:
         reasoning="Baseline: standard imputation, scaling and one-hot encoding; no tuning.",
         planner="baseline",
         source="baseline",
+        direction="baseline",
     )
