@@ -77,7 +77,8 @@ def test_run_predict_and_status(classification_csv, tmp_path):
     status = json.loads(autopilot("status", str(run_dir), "--json").stdout)
     assert status["phase"] == "done"
     assert status["metric"] == {"name": "f1", "direction": "maximize"}
-    assert [e["iteration"] for e in status["experiments"]] == [0, 1]
+    iterations = [e["iteration"] for e in status["experiments"]]
+    assert iterations == list(range(len(iterations))) and len(iterations) >= 2
     assert status["experiments"][0]["planner"] == "baseline"
     assert status["best"]["cv_score"] == max(e["cv_score"] for e in status["experiments"])
     assert status["holdout"]["score"] == load_state(run_dir).final.holdout_score
@@ -227,3 +228,55 @@ def test_steer_and_stop_act_on_a_running_session(classification_csv, tmp_path):
     assert "avoid CatBoost and XGBoost" in (run_dir / "report" / "report.md").read_text()
     assert not (run_dir / "control" / "stop").exists()
     assert list((run_dir / "research_directions").glob("*.md"))
+
+
+def test_interactive_prompt_after_a_direction_closes(classification_csv, tmp_path):
+    import pty
+    import select
+
+    run_dir = tmp_path / "run"
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ml_autopilot",
+            "run",
+            str(classification_csv),
+            "--target",
+            "species",
+            "--output-dir",
+            str(run_dir),
+            "--max-iterations",
+            "30",
+            "--folds",
+            "3",
+            "--plateau",
+            "50",
+            "--workers",
+            "1",
+            "--interactive",
+        ],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=ENV,
+        close_fds=True,
+    )
+    os.close(secondary)
+    seen = b""
+    deadline = time.monotonic() + 240
+    try:
+        while b"continue / stop" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 1.0)
+            if ready:
+                seen += os.read(primary, 4096)
+        assert b"Direction closed" in seen, seen[-2000:]
+        os.write(primary, b"stop\n")
+        assert process.wait(timeout=240) == 0
+    finally:
+        process.kill()
+        os.close(primary)
+    state = load_state(run_dir)
+    assert state.termination_reason == "stop requested (autopilot stop)"
+    assert state.phase == "done"

@@ -157,6 +157,7 @@ def _default_output_dir(data: Path) -> Path:
     return Path("runs") / f"{data.stem}-{stamp}"
 
 
+STORE_WAIT_SECONDS = 120.0
 PLANNER_HELP = "auto (LLM when a key or base URL is set), optimizer (offline) or llm"
 CONFIG_ALIASES = {"data": "data_path", "constraints": "constraints_path"}
 
@@ -195,7 +196,7 @@ def run(
     workers: Annotated[
         int | None, typer.Option(help="experiments at once (default: number of cores)")
     ] = None,
-    executor: Annotated[str, typer.Option(help="local, warm or dask")] = "local",
+    executor: Annotated[str, typer.Option(help="warm (default), local or dask")] = "warm",
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler, e.g. tcp://HOST:8786 (with --executor dask)")
     ] = None,
@@ -290,8 +291,16 @@ def _tracker(config: RunConfig) -> Tracker:
     def build() -> Tracker:
         from ml_autopilot.tracking.mlflow_tracker import MlflowTracker
 
+        for noisy in ("mlflow", "alembic"):  # MLflow resets its loggers when imported
+            logging.getLogger(noisy).setLevel(logging.ERROR)
         tracker = MlflowTracker(config.tracking_uri)
-        tracker.warm_up(Path(config.output_dir))
+        # create the store once the data has loaded, so a bad input leaves no store behind
+        loaded = Path(config.output_dir) / "data" / "train.parquet"
+        deadline = time.monotonic() + STORE_WAIT_SECONDS
+        while not loaded.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if loaded.exists():
+            tracker.warm_up(Path(config.output_dir))
         return tracker
 
     return DeferredTracker(build)

@@ -44,7 +44,7 @@ class RunConfig(BaseModel):
     workers: int = Field(
         default_factory=default_workers_threads, ge=1, description="experiments at once"
     )
-    executor: Literal["local", "warm", "dask"] = "local"
+    executor: Literal["local", "warm", "dask"] = "warm"
     scheduler: str | None = Field(None, description="Dask scheduler address; None: LocalCluster")
     experiment_timeout: float | None = Field(None, gt=0, description="cap per experiment, s")
     memory_limit_mb: int | None = Field(None, gt=0)

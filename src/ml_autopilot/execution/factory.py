@@ -8,13 +8,18 @@ from ml_autopilot.execution.local import LocalExecutor
 
 
 def make_executor(config: RunConfig) -> Executor:
-    """``local`` runs each script in a fresh interpreter; ``warm`` forks it from a process that
-    has the libraries imported already; ``dask`` runs it on a Dask cluster (a LocalCluster
-    unless ``scheduler`` names one)."""
+    """``warm`` (default) forks each script from a process that has the libraries imported
+    already; ``local`` runs each script in a fresh interpreter; ``dask`` runs it on a Dask
+    cluster (a LocalCluster unless ``scheduler`` names one)."""
     if config.executor == "warm":
         from ml_autopilot.execution.warm import WarmExecutor
 
-        return WarmExecutor()
+        executor = WarmExecutor()
+        # import the libraries in the background while the session loads its data; one warm
+        # process per thread count (experiments, and the final refit that gets every core)
+        for threads in {config.threads_per_experiment, config.n_threads}:
+            executor.start(threads, wait=False)
+        return executor
     if config.executor == "dask":
         from ml_autopilot.execution.dask_executor import DaskExecutor
 

@@ -71,6 +71,7 @@ class LocalExecutor(Executor):
         env = os.environ.copy()
         env.update({name: str(request.n_threads) for name in THREAD_VARIABLES})
         env["PYTHONUNBUFFERED"] = "1"
+        env["OMP_WAIT_POLICY"] = "PASSIVE"  # busy-waiting threads starve parallel experiments
         limit_mb = request.memory_limit_mb or default_memory_limit_mb()
         stdout_path = request.workdir / "stdout.txt"
         stderr_path = request.workdir / "stderr.txt"
