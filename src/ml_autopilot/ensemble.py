@@ -159,7 +159,7 @@ def ensemble_experiment(
             "Greedy ensemble selection with replacement over out-of-fold predictions "
             f"(Caruana et al., 2004): {names}."
         ),
-        planner=state.planner_name,
+        planner="ensemble",
         source="ensemble",
         direction="ensembling",
     )

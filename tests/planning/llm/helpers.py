@@ -86,16 +86,16 @@ def record(
 
 
 def make_client(
-    model: Model,
+    brain: Model,
     settings: LlmSettings = FAST,
     sleep: Callable[[float], None] | None = None,
     **changes: Any,
 ) -> LlmClient:
-    """A client over ``model``; ``sleep`` records backoff delays instead of sleeping."""
+    """A client over the model ``brain``; ``sleep`` records backoff delays instead of sleeping."""
     settings = replace(settings, **changes)
     return LlmClient(
         settings=settings,
-        model=model,
+        model=brain,
         conversation=Conversation(max_tokens=settings.history_tokens),
         usage=LlmUsage(model=settings.model),
         sleep=sleep or (lambda _seconds: None),
@@ -103,13 +103,13 @@ def make_client(
 
 
 def make_planner(
-    model: Model,
+    brain: Model,
     context: PlanningContext,
     settings: LlmSettings = FAST,
     limits: RunLimits | None = None,
     **changes: Any,
 ) -> LLMPlanner:
-    client = make_client(model, settings, **changes)
+    client = make_client(brain, settings, **changes)
     fallback = OptimizerPlanner(context, seed=0)
     return LLMPlanner(client, fallback, context, limits)
 
@@ -124,7 +124,11 @@ GOOD_DESIGN = {
     "reasoning": "Trees handle the interaction between signal and colour.",
 }
 OBSERVATIONS = {
-    "observations": ["Trees beat the linear baseline.", "Folds agree.", "Fast to fit."],
+    "observations": [
+        "Trees beat the linear baseline.",
+        "The folds agree closely.",
+        "It was fast to fit.",
+    ],
     "reasoning": "Tune the forest next.",
 }
 HYPOTHESES = {
@@ -149,7 +153,7 @@ REPORT = {
     "executive_summary": "The forest won.",
     "methodology": "Baseline, then trees.",
     "insights": "Trees fit the interaction.",
-    "recommendations": "Try boosting.",
+    "recommendations": "Try gradient boosting next.",
 }
 DEFAULTS = {
     "submit_experiment": GOOD_DESIGN,

@@ -8,7 +8,7 @@ from pydantic_ai.models.test import TestModel
 from ml_autopilot.catalog.models import CATALOG
 from ml_autopilot.catalog.validation import validate_spec
 from ml_autopilot.planning.base import baseline_spec
-from ml_autopilot.state import Constraints
+from ml_autopilot.state import Constraints, ExperimentSpec, Preprocessing
 from tests.planning.llm.helpers import GOOD_DESIGN, Script, make_planner, planning_context, record
 
 
@@ -78,7 +78,7 @@ def test_always_invalid_falls_back_to_the_optimizer_with_the_reason() -> None:
     assert spec is not None
     assert spec.planner == "fallback"
     assert spec.fallback_reason is not None
-    assert "repeats experiment 0" in spec.fallback_reason
+    assert "repeats experiment 'baseline'" in spec.fallback_reason
     assert spec.model in CATALOG
     validate_spec(spec, "classification", context.profile)
     failed = [c for c in planner.usage().calls if not c.ok]
@@ -137,3 +137,24 @@ def test_names_are_file_safe_and_unique() -> None:
     again = make_planner(Script(answers={"submit_experiment": [second]}).model(), context)
     spec2 = again.propose(context)
     assert spec2 is not None and spec2.name != spec.name
+
+
+def test_running_experiments_are_not_repeated_and_names_stay_unique() -> None:
+    running = ExperimentSpec(
+        name="rf_shallow",
+        model="random_forest",
+        params={"n_estimators": 200, "max_depth": 6},
+        preprocessing=Preprocessing(imputation="median", scaling="none", encoding="onehot"),
+        hypothesis="h",
+        reasoning="r",
+    )
+    context = planning_context()
+    context.pending = [running]
+    other = design(params={"n_estimators": 400})
+    script = Script(answers={"submit_experiment": [GOOD_DESIGN, other]})
+    spec = make_planner(script.model(), context).propose(context)
+    assert spec is not None and spec.planner == "llm"
+    assert "repeats experiment 'rf_shallow'" in script.retries[0]
+    assert spec.params == {"n_estimators": 400} and spec.name != "rf_shallow"
+    assert "rf_shallow" in script.prompts[0]  # the model is told what is running
+    assert spec.direction is not None and spec.direction.startswith("LLM ")

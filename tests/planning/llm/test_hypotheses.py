@@ -33,19 +33,38 @@ def test_unknown_models_in_hypotheses_are_not_kept_as_actions() -> None:
     answer = {
         "hypotheses": [
             {
-                "statement": "s",
-                "rationale": "r",
+                "statement": "Skynet will win here.",
+                "rationale": "It always does so.",
                 "confidence": 0.9,
                 "mode": "exploit",
                 "model": "skynet",
             },
-            {"statement": "t", "rationale": "r", "confidence": 0.2, "mode": "explore"},
+            {
+                "statement": "Trees will help here.",
+                "rationale": "They did so before.",
+                "confidence": 0.2,
+                "mode": "explore",
+            },
         ]
     }
     context = planning_context()
     result = make_planner(Script(answers={"submit_hypotheses": [answer]}).model(), context)
     top = result.hypothesise(context).top
     assert top is not None and "model" not in top.action
+
+
+def test_fragments_are_sent_back_for_sentences() -> None:
+    fragments = {
+        "hypotheses": [
+            {"statement": "explore", "rationale": "r", "confidence": 0.5, "mode": "explore"},
+            {"statement": "exploit", "rationale": "r", "confidence": 0.5, "mode": "exploit"},
+        ]
+    }
+    context = planning_context()
+    script = Script(answers={"submit_hypotheses": [fragments]})
+    top = make_planner(script.model(), context).hypothesise(context).top
+    assert top is not None and top.statement == "LightGBM will beat the forest."
+    assert "full sentence" in script.retries[0]
 
 
 def test_failure_falls_back_to_the_optimizer_hypotheses() -> None:

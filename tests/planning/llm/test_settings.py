@@ -41,6 +41,7 @@ def test_base_url_means_an_openai_compatible_server(tmp_path: Path) -> None:
     assert settings.is_local and settings.force_output_tool
     assert settings.model == "qwen3"
     assert settings.history_tokens == LOCAL_HISTORY_TOKENS
+    assert request_settings(settings, 5.0)["max_tokens"] == settings.max_output_tokens
     model = build_model(settings, env={})
     assert isinstance(model, OpenAIChatModel)
     assert model.model_name == "qwen3"
@@ -81,7 +82,7 @@ def test_a_model_string_without_provider_is_refused() -> None:
 
 def test_request_settings_map_thinking_per_provider() -> None:
     hosted = request_settings(LlmSettings(), timeout=12.0)
-    assert hosted["thinking"] == "high"
+    assert hosted["thinking"] == "high" and "max_tokens" not in hosted
     assert hosted["timeout"] == hosted["request_timeout"] == 12.0
     assert hosted["max_retries"] == 0  # the planner's client retries, with its own backoff
     assert request_settings(LlmSettings(thinking="off"), 5.0)["thinking"] is False

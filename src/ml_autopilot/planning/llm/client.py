@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -55,7 +55,6 @@ class LlmClient:
     usage: LlmUsage
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
-    _warned: set[str] = field(default_factory=set)
 
     # ---- budget ----------------------------------------------------------------------------
     def tokens_used(self) -> int:
@@ -108,7 +107,6 @@ class LlmClient:
                             usage_limits=UsageLimits(
                                 request_limit=self.settings.output_retries + EXTRA_REQUESTS
                             ),
-                            timeout=self._run_timeout(timeout, deadline),
                         )
                     finally:
                         messages = list(captured)
@@ -127,11 +125,6 @@ class LlmClient:
         if deadline is not None:
             timeout = min(timeout, deadline - self.clock())
         return timeout if timeout >= MIN_ATTEMPT_SECONDS else None
-
-    def _run_timeout(self, timeout: float, deadline: float | None) -> float:
-        """The whole run (its repair rounds included) gets one timeout per round."""
-        total = timeout * (self.settings.output_retries + 1)
-        return total if deadline is None else min(total, max(timeout, deadline - self.clock()))
 
     def _retry(self, component: str, attempt: int, exc: Exception, deadline: float | None) -> bool:
         if not is_transient(exc) or attempt > self.settings.max_retries:

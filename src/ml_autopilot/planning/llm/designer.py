@@ -20,7 +20,7 @@ from ml_autopilot.config import TaskType
 from ml_autopilot.errors import PlannerError, SpecValidationError
 from ml_autopilot.planning.base import PlanningContext
 from ml_autopilot.planning.llm.client import LlmClient
-from ml_autopilot.planning.llm.prompts import best_record, results_table
+from ml_autopilot.planning.llm.prompts import best_record, recent_results, results_table
 from ml_autopilot.planning.llm.repair import OPTION_NAME, repair_params, repair_preprocessing
 from ml_autopilot.planning.llm.schemas import DesignedSpec, designed_spec_type
 from ml_autopilot.planning.llm.strategy import StrategyHint
@@ -55,6 +55,8 @@ class DesignDeps:
     constraints: Constraints
     history: list[ExperimentRecord]
     hypothesis: Hypothesis | None
+    pending: list[ExperimentSpec] = field(default_factory=list)
+    direction: str | None = None
     spec: ExperimentSpec | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -92,6 +94,8 @@ class ExperimentDesigner:
             constraints=context.constraints,
             history=context.history,
             hypothesis=hypothesis,
+            pending=context.pending,
+            direction=f"LLM {hint.mode}",
         )
         extra = {"tool_choice": [TOOL]} if self.client.settings.force_output_tool else None
         try:
@@ -141,7 +145,7 @@ class ExperimentDesigner:
             deps.hypothesis.statement if deps.hypothesis else "The model's design will improve."
         )
         spec = ExperimentSpec(
-            name=unique_name(draft.name, draft.model, deps.history),
+            name=unique_name(draft.name, draft.model, deps.history, deps.pending),
             model=draft.model,
             params=dict(draft.params),
             preprocessing=draft.preprocessing,
@@ -149,12 +153,14 @@ class ExperimentDesigner:
             reasoning=reasoning or "Designed by the LLM planner.",
             planner="llm",
             source="llm",
+            direction=deps.direction,
         )
         validated = validate_spec(spec, deps.task, deps.profile).spec
-        repeat = repeated(validated, deps.history)
+        earlier = [r.spec for r in deps.history] + deps.pending
+        repeat = repeated(validated, earlier)
         if repeat is not None:
             raise SpecValidationError(
-                f"this repeats experiment {repeat.iteration} ({repeat.spec.name}) exactly; "
+                f"this repeats experiment '{repeat.name}' exactly; "
                 "change the model, a hyperparameter or the preprocessing"
             )
         return validated
@@ -178,7 +184,12 @@ class ExperimentDesigner:
             "seconds_left": None if context.time_left == float("inf") else int(context.time_left),
             "best": None if best is None else {"iteration": best.iteration, "name": best.spec.name},
             "hypothesis": None if hypothesis is None else hypothesis.statement,
-            "results": results_table(context.history, context.metric),
+            "running_now": [
+                {"name": p.name, "model": p.model, "params": p.params} for p in context.pending
+            ],
+            "results": results_table(
+                context.history, context.metric, recent_results(self.client.settings)
+            ),
         }
         return (
             f"Design experiment {context.iteration}. Test the top hypothesis if it is sound; "
@@ -210,10 +221,12 @@ def check_string_params(params: dict[str, Any]) -> None:
             )
 
 
-def unique_name(name: str, model: str, history: list[ExperimentRecord]) -> str:
-    """A file-safe name not used by an earlier experiment."""
+def unique_name(
+    name: str, model: str, history: list[ExperimentRecord], pending: list[ExperimentSpec]
+) -> str:
+    """A file-safe name not used by an earlier or running experiment."""
     base = safe_experiment_name(name) or safe_experiment_name(model) or "experiment"
-    taken = {r.spec.name for r in history}
+    taken = {r.spec.name for r in history} | {s.name for s in pending}
     candidate, n = base, 2
     while candidate in taken:
         candidate = f"{base[:55]}_{n}"
@@ -221,14 +234,14 @@ def unique_name(name: str, model: str, history: list[ExperimentRecord]) -> str:
     return candidate
 
 
-def repeated(spec: ExperimentSpec, history: list[ExperimentRecord]) -> ExperimentRecord | None:
-    """An earlier experiment with the same model, hyperparameters and preprocessing."""
-    for record in history:
+def repeated(spec: ExperimentSpec, earlier: list[ExperimentSpec]) -> ExperimentSpec | None:
+    """An earlier (or running) experiment with the same model, parameters and preprocessing."""
+    for other in earlier:
         same = (
-            record.spec.model == spec.model
-            and record.spec.params == spec.params
-            and record.spec.preprocessing == spec.preprocessing
+            other.model == spec.model
+            and other.params == spec.params
+            and other.preprocessing == spec.preprocessing
         )
         if same:
-            return record
+            return other
     return None

@@ -16,7 +16,7 @@ from pydantic_ai import Agent, ToolOutput
 from ml_autopilot.config import TaskType
 from ml_autopilot.planning.base import PlanningContext
 from ml_autopilot.planning.llm.client import LlmClient
-from ml_autopilot.planning.llm.prompts import results_table
+from ml_autopilot.planning.llm.prompts import recent_results, results_table
 from ml_autopilot.planning.llm.schemas import HypothesisList
 from ml_autopilot.planning.llm.strategy import StrategyHint
 from ml_autopilot.planning.llm.tools import catalog_tool
@@ -86,12 +86,13 @@ class HypothesisGenerator:
             action["model"] = key
         return action
 
-    @staticmethod
-    def _prompt(context: PlanningContext, hint: StrategyHint) -> str:
+    def _prompt(self, context: PlanningContext, hint: StrategyHint) -> str:
         facts = {
             "next_iteration": context.iteration,
             "strategy": {"mode": hint.mode, "reason": hint.reason},
-            "results": results_table(context.history, context.metric),
+            "results": results_table(
+                context.history, context.metric, recent_results(self.client.settings)
+            ),
         }
         return (
             f"Rank hypotheses for experiment {context.iteration}; the strategy hint is to "

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ml_autopilot.catalog.models import models_for
+from ml_autopilot.config import TaskType
 from ml_autopilot.errors import PlannerError
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext
@@ -30,6 +31,7 @@ from ml_autopilot.planning.llm.settings import settings_from_config
 from ml_autopilot.planning.llm.strategy import RunLimits, strategy_hint
 from ml_autopilot.planning.llm.untrusted import bounded
 from ml_autopilot.state import (
+    Constraints,
     ExperimentRecord,
     ExperimentSpec,
     HypothesisSet,
@@ -42,6 +44,10 @@ logger = get_logger("planning.llm")
 MIN_CALL_SECONDS = 20.0
 CALL_SHARE = 0.2  # of the time left that one component call (with its retries) may take
 REASON_CHARS = 500
+DIRECTIONS = {  # the research directions LLM designs are filed under (see ``directions``)
+    "LLM explore": "The LLM planner tries model families and settings not explored yet.",
+    "LLM exploit": "The LLM planner refines the best experiment so far.",
+}
 
 
 class LLMPlanner(Planner):
@@ -60,14 +66,26 @@ class LLMPlanner(Planner):
         self.fallback = fallback
         self.limits = limits or RunLimits()
         self.clock: Callable[[], float] = client.clock
-        models = allowed_models(context)
+        self.context = context
+        self._build(context.constraints)
+
+    def _build(self, constraints: Constraints) -> None:
+        """The four components, with instructions for the current constraints."""
+        context = self.context
+        models = allowed_models(context.task, constraints)
         instructions = shared_instructions(
-            context.task, context.metric, context.profile, context.constraints, models
+            context.task,
+            context.metric,
+            context.profile,
+            constraints,
+            models,
+            compact=self.client.settings.compact,
         )
-        self.designer = ExperimentDesigner(client, instructions, models, context.task)
-        self.analyzer = ResultsAnalyzer(client, instructions, models, context.task)
-        self.generator = HypothesisGenerator(client, instructions, models, context.task)
-        self.reporter = ReportGenerator(client, instructions, models, context.task)
+        client, task = self.client, context.task
+        self.designer = ExperimentDesigner(client, instructions, models, task)
+        self.analyzer = ResultsAnalyzer(client, instructions, models, task)
+        self.generator = HypothesisGenerator(client, instructions, models, task)
+        self.reporter = ReportGenerator(client, instructions, models, task)
 
     # ---- the planner interface -------------------------------------------------------------
     def propose(self, context: PlanningContext) -> ExperimentSpec | None:
@@ -103,6 +121,13 @@ class LLMPlanner(Planner):
             return self._budget_reason()
         return reason
 
+    def update_constraints(self, constraints: Constraints) -> None:
+        self.fallback.update_constraints(constraints)
+        self._build(constraints)  # the model sees the steered constraints from the next call
+
+    def describe_direction(self, name: str) -> str:
+        return DIRECTIONS.get(name) or self.fallback.describe_direction(name)
+
     def export_memory(self) -> dict[str, object]:
         return {"conversation": self.client.conversation.to_json()}
 
@@ -137,11 +162,11 @@ class LLMPlanner(Planner):
         return f"LLM token budget used ({used} of {budget} tokens)"
 
 
-def allowed_models(context: PlanningContext) -> list[str]:
+def allowed_models(task: TaskType, constraints: Constraints) -> list[str]:
     """Catalog models for the task that the constraints do not avoid, preferred ones first."""
-    avoided = {m.lower() for m in context.constraints.avoided_models}
-    models = [m for m in models_for(context.task) if m not in avoided]
-    preferred = [m for m in context.constraints.preferred_models if m in models]
+    avoided = {m.lower() for m in constraints.avoided_models}
+    models = [m for m in models_for(task) if m not in avoided]
+    preferred = [m for m in constraints.preferred_models if m in models]
     return preferred + [m for m in models if m not in preferred]
 
 

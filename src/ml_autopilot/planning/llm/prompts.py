@@ -14,6 +14,7 @@ from typing import Any, get_args
 from ml_autopilot.analysis import fmt
 from ml_autopilot.catalog.models import CATALOG, TEMPLATE_OWNED_NAMES, ModelEntry, ParamSpec
 from ml_autopilot.config import TaskType
+from ml_autopilot.planning.llm.settings import LlmSettings
 from ml_autopilot.planning.llm.untrusted import NAME_LIMIT, UNTRUSTED_RULE, bounded, data_block
 from ml_autopilot.state import (
     Constraints,
@@ -27,6 +28,14 @@ MAX_COLUMNS = 40
 MAX_WARNINGS = 12
 TOP_VALUES = 3
 RECENT_RESULTS = 8
+CATALOG_HEAD = (
+    "Catalog (model key: what it is; hyperparameter name kind [search range] (sane limits)):\n"
+)
+CATALOG_HEAD_COMPACT = "Catalog (model key: hyperparameter name kind [range]):\n"
+# Compact prompts, for small local models on CPUs where every prompt token costs time.
+COMPACT_COLUMNS = 12
+COMPACT_WARNINGS = 5
+COMPACT_RESULTS = 4
 
 ROLE = (
     "You are the research lead of ML Autopilot, an engine that runs machine-learning experiments "
@@ -45,6 +54,7 @@ def shared_instructions(
     profile: DataProfile,
     constraints: Constraints,
     models: list[str],
+    compact: bool = False,
 ) -> str:
     """The instructions every component starts from (stable across the run)."""
     direction = "higher" if metric.direction == "maximize" else "lower"
@@ -53,22 +63,37 @@ def shared_instructions(
             ROLE,
             UNTRUSTED_RULE,
             f"Task: {task}. Metric: {metric.name} ({direction} is better).",
-            "Catalog (model key: what it is; hyperparameter name kind [search range] "
-            "(sane limits)):\n" + catalog_text(models, task),
+            (CATALOG_HEAD_COMPACT if compact else CATALOG_HEAD)
+            + catalog_text(models, task, compact),
             preprocessing_text(),
             "Never set these parameters (the engine sets them): "
             + ", ".join(sorted(TEMPLATE_OWNED_NAMES))
             + ".",
-            "Data profile of the search part:\n" + data_block("profile", profile_summary(profile)),
+            "Data profile of the search part:\n"
+            + data_block("profile", profile_summary(profile, compact)),
             "User constraints:\n" + data_block("constraints", constraints_summary(constraints)),
         ]
     )
 
 
 # ---- catalog (trusted) --------------------------------------------------------------------------
-def catalog_text(models: list[str], task: TaskType) -> str:
-    """One line per allowed model: traits, tunable parameters with ranges, other accepted names."""
-    return "\n".join(_model_line(CATALOG[key], task) for key in models if key in CATALOG)
+def catalog_text(models: list[str], task: TaskType, compact: bool = False) -> str:
+    """One line per allowed model: traits, tunable parameters with ranges, other accepted names.
+
+    Compact lines keep only the tunable parameters and their search ranges.
+    """
+    line = _compact_line if compact else _model_line
+    return "\n".join(line(CATALOG[key], task) for key in models if key in CATALOG)
+
+
+def _compact_line(entry: ModelEntry, task: TaskType) -> str:
+    params = "; ".join(
+        f"{p.name} one of {list(p.choices)}"
+        if p.kind == "categorical"
+        else f"{p.name} {p.kind} [{_num(p.low)}, {_num(p.high)}]"
+        for p in entry.space
+    )
+    return f"- {entry.key}: {params or 'no parameters to tune'}"
 
 
 def _model_line(entry: ModelEntry, task: TaskType) -> str:
@@ -116,12 +141,14 @@ def preprocessing_text() -> str:
 
 
 # ---- data (untrusted) ---------------------------------------------------------------------------
-def profile_summary(profile: DataProfile) -> dict[str, Any]:
+def profile_summary(profile: DataProfile, compact: bool = False) -> dict[str, Any]:
     """A bounded summary of the profile: shape, target, columns, warnings."""
+    max_columns = COMPACT_COLUMNS if compact else MAX_COLUMNS
+    max_warnings = COMPACT_WARNINGS if compact else MAX_WARNINGS
     target = profile.target.model_dump(exclude_none=True)
     target["class_counts"] = dict(list(profile.target.class_counts.items())[:20])
     columns = []
-    for column in profile.columns[:MAX_COLUMNS]:
+    for column in profile.columns[:max_columns]:
         item: dict[str, Any] = {
             "name": bounded(column.name, NAME_LIMIT),
             "kind": column.kind,
@@ -131,7 +158,7 @@ def profile_summary(profile: DataProfile) -> dict[str, Any]:
         if column.numeric is not None:
             item["mean"] = column.numeric.mean
             item["std"] = column.numeric.std
-        if column.categorical is not None:
+        if column.categorical is not None and not compact:
             item["top"] = [
                 bounded(v.value, NAME_LIMIT) for v in column.categorical.top_values[:TOP_VALUES]
             ]
@@ -144,18 +171,23 @@ def profile_summary(profile: DataProfile) -> dict[str, Any]:
         "missing_cells_pct": round(profile.pct_missing_cells, 2),
         "target": target,
         "column_details": columns,
-        "columns_not_shown": max(0, len(profile.columns) - MAX_COLUMNS),
+        "columns_not_shown": max(0, len(profile.columns) - max_columns),
         "warnings": [
             {"kind": w.kind, "column": w.column, "message": w.message}
-            for w in profile.warnings[:MAX_WARNINGS]
+            for w in profile.warnings[:max_warnings]
         ],
-        "excluded_columns": profile.excluded_columns[:MAX_COLUMNS],
+        "excluded_columns": profile.excluded_columns[:max_columns],
     }
 
 
 def constraints_summary(constraints: Constraints) -> dict[str, Any]:
     """The user's constraints, bounded (the notes are free text from a file)."""
     return constraints.model_dump(exclude_none=True, exclude_defaults=True) or {"none": True}
+
+
+def recent_results(settings: LlmSettings) -> int:
+    """How many recent experiments a prompt shows."""
+    return COMPACT_RESULTS if settings.compact else RECENT_RESULTS
 
 
 def results_table(
@@ -187,8 +219,9 @@ def experiment_row(record: ExperimentRecord) -> dict[str, Any]:
         row["cv_score"] = fmt(result.cv_score)
         row["cv_std"] = fmt(result.cv_std or 0.0)
     row["seconds"] = round(result.duration, 1)
-    if result.error:
-        row["error"] = bounded(result.error.strip().splitlines()[-1] if result.error else "", 200)
+    lines = (result.error or "").strip().splitlines()
+    if lines:  # the last line of a traceback says what went wrong
+        row["error"] = bounded(lines[-1], 200)
     return row
 
 

@@ -3,7 +3,7 @@
 Gemini (``google-gla:`` / ``google:``), OpenAI (``openai:``) and Anthropic (``anthropic:``)
 are built here with their keys read from the environment, so a missing key is one clear
 ``PlannerError``; any other ``provider:model`` string goes to pydantic-ai's own inference. With a
-base URL, the model is an ``OpenAIChatModel`` talking to any OpenAI-compatible server.
+base URL, the model is an ``OpenAIChatModel`` (see ``compat``) for any OpenAI-compatible server.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ def request_settings(settings: LlmSettings, timeout: float) -> ModelSettings:
         max_retries=0,
         temperature=settings.temperature,
     )
+    if settings.max_output_tokens is not None:
+        result["max_tokens"] = settings.max_output_tokens
     if not settings.is_local:
         result["thinking"] = False if settings.thinking == "off" else settings.thinking
         if settings.provider == "anthropic" and settings.thinking != "off":
@@ -99,9 +101,10 @@ def _hosted(provider: str, name: str, key: str) -> Model:
 
 
 def _openai_compatible(settings: LlmSettings, env: Mapping[str, str]) -> Model:
-    from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
+
+    from ml_autopilot.planning.llm.compat import CompatibleChatModel
 
     key = env.get("OPENAI_API_KEY") or LOCAL_API_KEY
     provider = OpenAIProvider(base_url=settings.base_url, api_key=key)
-    return OpenAIChatModel(settings.model, provider=provider)
+    return CompatibleChatModel(settings.model, provider=provider)

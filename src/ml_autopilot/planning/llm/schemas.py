@@ -9,13 +9,24 @@ produce only those names.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import AfterValidator, BaseModel, Field, create_model
 
 from ml_autopilot.state import Preprocessing
 
 ParamValue = float | int | str | bool | None
+MIN_WORDS = 3
+
+
+def _sentence(text: str) -> str:
+    """Free text must at least look like a sentence: small models sometimes emit fragments."""
+    if len(text.split()) < MIN_WORDS:
+        raise ValueError(f"write a full sentence of at least {MIN_WORDS} words, not {text!r}")
+    return text
+
+
+Sentence = Annotated[str, AfterValidator(_sentence)]
 
 
 class DesignedSpec(BaseModel):
@@ -48,17 +59,19 @@ def designed_spec_type(models: list[str]) -> type[DesignedSpec]:
 class ResultReading(BaseModel):
     """Your reading of the experiment that just finished."""
 
-    observations: list[str] = Field(
+    observations: list[Sentence] = Field(
         min_length=3, max_length=5, description="3 to 5 short, specific observations"
     )
-    reasoning: str = Field(description="what these results mean for the next experiments")
+    reasoning: Sentence = Field(description="what these results mean for the next experiments")
 
 
 class HypothesisDraft(BaseModel):
     """One hypothesis about what will improve the score next."""
 
-    statement: str = Field(description="a testable claim, e.g. 'deeper LightGBM trees will help'")
-    rationale: str = Field(description="the evidence from the results behind it")
+    statement: Sentence = Field(
+        description="a testable claim, e.g. 'deeper LightGBM trees will beat the forest'"
+    )
+    rationale: Sentence = Field(description="the evidence from the results behind it")
     confidence: float = Field(ge=0, le=1, description="0 to 1")
     mode: Literal["explore", "exploit"] = Field(
         description="explore: try something different; exploit: refine the best so far"
@@ -75,7 +88,7 @@ class HypothesisList(BaseModel):
 class ReportSections(BaseModel):
     """The written part of the final report, from the numbers you were given."""
 
-    executive_summary: str = Field(description="3-5 sentences: outcome, best model, scores")
-    methodology: str = Field(description="how the search went: baseline, families, tuning")
-    insights: str = Field(description="what worked, what did not, and why")
-    recommendations: str = Field(description="what to try next or how to use the model")
+    executive_summary: Sentence = Field(description="3-5 sentences: outcome, best model, scores")
+    methodology: Sentence = Field(description="how the search went: baseline, families, tuning")
+    insights: Sentence = Field(description="what worked, what did not, and why")
+    recommendations: Sentence = Field(description="what to try next or how to use the model")

@@ -16,8 +16,11 @@ from ml_autopilot.config import RunConfig
 DEFAULT_MODEL = "google-gla:gemini-3-flash-preview"
 LOCAL_MODEL_NAME = "default"
 DEFAULT_TIMEOUT = 90.0
+LOCAL_TIMEOUT = 240.0  # CPU inference is slow, and a timed-out request still occupies the server
 DEFAULT_HISTORY_TOKENS = 30_000
 LOCAL_HISTORY_TOKENS = 3_000  # OpenAI-compatible servers often run with small contexts
+# A local server keeps generating after a client gives up, so every answer is capped.
+LOCAL_MAX_OUTPUT_TOKENS = 768
 # Prefixes that only say "OpenAI wire format"; the rest of the string is the server's model id.
 OPENAI_PREFIXES = ("openai:", "openai-chat:")
 
@@ -39,6 +42,7 @@ class LlmSettings:
     output_retries: int = 2
     token_budget: int | None = None
     history_tokens: int = DEFAULT_HISTORY_TOKENS
+    max_output_tokens: int | None = None
 
     @property
     def is_local(self) -> bool:
@@ -62,6 +66,11 @@ class LlmSettings:
         return name if sep else self.model
 
     @property
+    def compact(self) -> bool:
+        """Shorter prompts (catalog ranges only, fewer columns and results) for local servers."""
+        return self.is_local
+
+    @property
     def force_output_tool(self) -> bool:
         """Name the output tool in ``tool_choice``: local servers need it for structured output."""
         return self.is_local
@@ -72,17 +81,20 @@ def settings_from_config(config: RunConfig) -> LlmSettings:
     base_url = config.llm_base_url or None
     if base_url is None:
         model = config.llm_model or DEFAULT_MODEL
-        history = DEFAULT_HISTORY_TOKENS
+        history, timeout, max_output = DEFAULT_HISTORY_TOKENS, DEFAULT_TIMEOUT, None
     else:
         model = local_model_name(config.llm_model)
-        history = LOCAL_HISTORY_TOKENS
+        history, timeout = LOCAL_HISTORY_TOKENS, LOCAL_TIMEOUT
+        max_output = LOCAL_MAX_OUTPUT_TOKENS
     return LlmSettings(
         model=model,
         base_url=base_url,
         temperature=config.llm_temperature,
         thinking=config.llm_thinking,
+        timeout=timeout,
         token_budget=config.llm_budget,
         history_tokens=history,
+        max_output_tokens=max_output,
     )
 
 
