@@ -41,8 +41,7 @@ MAX_ASKS = 10
 PROVEN = "proven configurations"
 BROAD = "broad search"
 DIRECTION_RATIONALES = {
-    "baseline": "A plain linear model in a standard pipeline: the bar every later model must "
-    "beat.",
+    "baseline": "A plain linear model in a standard pipeline: the bar every later model must beat.",
     PROVEN: "Start from configurations that win most often on tabular benchmarks, adapted "
     "to this data's size, missing values and categoricals.",
     BROAD: "Bayesian optimisation (TPE) over every model family, its hyperparameters and "
