@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from ml_autopilot.errors import ExperimentError
 from ml_autopilot.state import DataInfo, DataProfile, ExperimentSpec
 
 TEMPLATE = "experiment.py.j2"
+AST_RETRIES = 20
 Mode = Literal["cv", "final", "refit"]
 EARLY_STOPPING_PARAM = {
     "lightgbm": "n_estimators",
@@ -38,11 +40,32 @@ class TrustedCode(str):
     """Source text built by this module from catalog constants; emitted verbatim."""
 
 
+def parse_python(source: str) -> ast.Module:
+    """``ast.parse`` that survives CPython 3.11's thread-unsafe AST conversion.
+
+    When another thread builds Python AST objects at the same moment (some libraries do so at
+    import time, e.g. in a background thread), 3.11 can raise ``SystemError: AST constructor
+    recursion depth mismatch`` for perfectly valid source (python/cpython#106905); the race is
+    transient, so the parse is retried.
+    """
+    for attempt in range(AST_RETRIES):
+        try:
+            return ast.parse(source)
+        except SystemError:
+            if attempt == AST_RETRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def safe_literal(value: Any) -> str:
     """The Python literal for a plain value; anything else is refused."""
     _check_plain(value)
     text = repr(value)
-    ast.literal_eval(text)
+    tree = parse_python(text)
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+        raise ExperimentError(f"{text[:40]} is not a single expression")
+    ast.literal_eval(tree.body[0].value)  # only literals pass
     return text
 
 
@@ -167,7 +190,7 @@ def render_script(request: RenderRequest) -> str:
     }
     source = _ENV.get_template(TEMPLATE).render(**context)
     try:
-        ast.parse(source)
+        parse_python(source)
     except SyntaxError as exc:  # a template bug, never data: fail loudly
         raise ExperimentError(f"generated script does not parse: {exc}") from exc
     return source

@@ -58,6 +58,7 @@ from pathlib import Path
 
 from distributed import Client, Future, LocalCluster
 
+from ml_autopilot.codegen.render import parse_python
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.log import get_logger
@@ -329,7 +330,7 @@ def build_job(
 def script_inputs(text: str) -> list[str]:
     """The absolute paths a generated script names in its module-level ``*_PATH`` literals."""
     paths = []
-    for node in ast.parse(text).body:
+    for node in parse_python(text).body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
             continue
         target, value = node.targets[0], node.value
