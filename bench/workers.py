@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
 
 
-def run_once(dataset: str, target: str, iterations: int, workers: int) -> dict:
+def run_once(dataset: str, target: str, iterations: int, workers: int, executor: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         command = [
@@ -62,10 +62,11 @@ def main() -> None:
     parser.add_argument("--dataset", default="auto_mpg")
     parser.add_argument("--iterations", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--executor", default="warm")
     args = parser.parse_args()
     manifest = json.loads((SHARED / "MANIFEST.json").read_text())["datasets"][args.dataset]
     rows = [
-        run_once(args.dataset, manifest["target"], args.iterations, workers)
+        run_once(args.dataset, manifest["target"], args.iterations, workers, args.executor)
         for _ in range(args.repeats)
         for workers in (1, 2)
     ]
@@ -73,10 +74,11 @@ def main() -> None:
     two = [r["wall_s"] for r in rows if r["workers"] == 2]
     ratio = (sum(two) / len(two)) / (sum(one) / len(one))
     lines = [
-        f"## {args.dataset}: {args.iterations} experiments after the baseline",
+        f"## {args.dataset}: {args.iterations} experiments after the baseline, "
+        f"executor {args.executor}",
         "",
         f"Command: `.venv/bin/python bench/workers.py --dataset {args.dataset} "
-        f"--iterations {args.iterations} --repeats {args.repeats}`",
+        f"--iterations {args.iterations} --repeats {args.repeats} --executor {args.executor}`",
         "",
         "| workers | wall s | experiments | best CV |",
         "|---|---|---|---|",
