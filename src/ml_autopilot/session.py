@@ -26,7 +26,7 @@ from ml_autopilot.constraints import load_constraints
 from ml_autopilot.data.loading import load_split, prepare_data
 from ml_autopilot.data.profiling import profile_data
 from ml_autopilot.ensemble import encoded_target, ensemble_experiment
-from ml_autopilot.errors import AutopilotError, SpecValidationError
+from ml_autopilot.errors import AutopilotError, SpecValidationError, UserError
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.finalize import finalize
@@ -133,8 +133,6 @@ class Session:
         """A new session in an empty (or new) run folder."""
         run_dir = Path(config.output_dir)
         if (run_dir / "state.json").exists():
-            from ml_autopilot.errors import UserError
-
             raise UserError(
                 f"{run_dir} already holds a run; use --resume {run_dir} or another --output-dir."
             )

@@ -6,7 +6,7 @@ limit through ``RLIMIT_AS``, thread counts through the usual environment variabl
 stderr captured to ``stdout.txt`` and ``stderr.txt`` in the experiment folder, and an
 ``ExecutionOutcome`` built by one function from the exit code and those two files.
 
-The outcome rules live in ``local._outcome``; they are reused here rather than copied, so the
+The outcome rules live in ``local.outcome_from_run``; they are reused here, not copied, so the
 three executors cannot drift apart. (``local.py`` could import ``outcome_from_files``,
 ``thread_environment`` and ``kill_process_group`` from this module instead of defining its own.)
 """
@@ -19,7 +19,11 @@ import signal
 from pathlib import Path
 
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest
-from ml_autopilot.execution.local import THREAD_VARIABLES, _outcome, default_memory_limit_mb
+from ml_autopilot.execution.local import (
+    THREAD_VARIABLES,
+    default_memory_limit_mb,
+    outcome_from_run,
+)
 
 STDOUT_NAME = "stdout.txt"
 STDERR_NAME = "stderr.txt"
@@ -64,18 +68,6 @@ def read_output(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def outcome_from_run(
-    returncode: int,
-    timed_out: bool,
-    duration: float,
-    stdout: str,
-    stderr: str,
-    request: ExecutionRequest,
-) -> ExecutionOutcome:
-    """The outcome of one run, by the same rules as ``LocalExecutor``."""
-    return _outcome(returncode, timed_out, duration, stdout, stderr, request)
 
 
 def outcome_from_files(

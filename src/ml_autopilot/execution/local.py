@@ -96,7 +96,7 @@ class LocalExecutor(Executor):
         duration = time.perf_counter() - started
         stdout = stdout_path.read_text(encoding="utf-8", errors="replace")
         stderr = stderr_path.read_text(encoding="utf-8", errors="replace")
-        return _outcome(process.returncode, timed_out, duration, stdout, stderr, request)
+        return outcome_from_run(process.returncode, timed_out, duration, stdout, stderr, request)
 
     @staticmethod
     def _wait(process: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -111,7 +111,7 @@ class LocalExecutor(Executor):
             raise
 
 
-def _outcome(
+def outcome_from_run(
     returncode: int,
     timed_out: bool,
     duration: float,

@@ -15,7 +15,6 @@ from typing import Any
 
 import optuna
 
-from ml_autopilot.catalog.metrics import relative_improvement
 from ml_autopilot.catalog.models import CATALOG, models_for
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext
@@ -449,4 +448,4 @@ def estimate_duration(
     return None
 
 
-__all__ = ["OptimizerPlanner", "estimate_duration", "relative_improvement"]
+__all__ = ["OptimizerPlanner", "estimate_duration"]
