@@ -18,9 +18,10 @@ multiclass `log_loss`, regression `rmse`, lower is better; R^2 in brackets); **s
 time of the system's commands together; **ok** says whether that is within 1.1 x budget + 15 s;
 **result** is the autopilot against FLAML (W win, T tie: within 0.001 AUC or 0.1% relative
 log loss / RMSE, L loss; a failed system loses). **exp.** is the number of the autopilot's
-experiments (state.json); **non-model (est.)** is an *estimate* of the share of the autopilot's
-wall time not spent fitting or predicting models: 1 - (sum of fit_time + predict_time over its
-experiments + final refit_time) / wall time."""
+experiments (state.json); **non-model** is the autopilot's wall time (both commands) not
+covered by any model fit or prediction, as a share of the budget: every generated script reports
+the wall-clock span of each fold's fit + predict and of the final refit, and the union of those
+spans is the model time (runs before these spans were recorded show `-`)."""
 
 
 def load_results(results_dir: Path) -> dict[str, list[dict]]:
@@ -80,7 +81,7 @@ def _ordered(names: set[str], order: list[str]) -> list[str]:
 
 HEADER = (
     "| dataset | metric | autopilot score | s | ok | FLAML score | s | ok | result "
-    "| exp. | non-model (est.) |"
+    "| exp. | non-model |"
 )
 
 
@@ -94,7 +95,7 @@ def table(rows: dict[tuple[str, str], dict], datasets: list[str]) -> list[str]:
         cells = [name, metric, *_system_cells(ours), *_system_cells(theirs)]
         cells += [outcome(ours, theirs), _text(stats.get("n_experiments"))]
         scored = ours is not None and ours.get("score") is not None
-        cells.append(_share(stats.get("non_model_share_estimate") if scored else None))
+        cells.append(_share(stats.get("non_model_share_of_budget") if scored else None))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -116,7 +117,7 @@ def _score(record: dict) -> str:
 
 
 def _share(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.0f}%"
+    return "-" if value is None else f"{100 * value:.0f}%"
 
 
 def _text(value: object) -> str:

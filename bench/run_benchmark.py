@@ -184,7 +184,7 @@ def run_one(
     if run.error is None:
         record.update(score_predictions(job, truth, labels))
     if system == "autopilot":
-        record["autopilot"] = systems.autopilot_stats(job.run_dir, run.wall_time)
+        record["autopilot"] = systems.autopilot_stats(job.run_dir, run, budget)
     record["finished_at"] = _now()
     return record
 

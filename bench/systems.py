@@ -80,6 +80,7 @@ class SystemRun:
     commands: list[str] = field(default_factory=list)
     command_times: list[float] = field(default_factory=list)
     wall_time: float = 0.0
+    epoch_span: tuple[float, float] = (0.0, 0.0)
     error: str | None = None
 
 
@@ -105,7 +106,7 @@ def run_system(job: Job) -> SystemRun:
     """Run the system's commands one after the other; stop at the first failure."""
     job.out_dir.mkdir(parents=True, exist_ok=True)
     run = SystemRun()
-    started = time.monotonic()
+    started, started_epoch = time.monotonic(), time.time()
     for argv in commands(job):
         run.commands.append(shlex.join(argv))
         begun = time.monotonic()
@@ -116,6 +117,7 @@ def run_system(job: Job) -> SystemRun:
         if run.error:
             break
     run.wall_time = time.monotonic() - started
+    run.epoch_span = (started_epoch, time.time())
     return run
 
 
@@ -149,40 +151,34 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def autopilot_stats(run_dir: Path, wall_time: float) -> dict:
-    """Experiments and an estimate of the wall time not spent fitting or predicting models.
+def autopilot_stats(run_dir: Path, run: SystemRun, budget: float) -> dict:
+    """Experiments, and the wall time not spent fitting or predicting models.
 
-    model_seconds sums fit_time + predict_time over the experiments (an ensemble's own entry is
-    left out: its fit_time repeats its members') plus the final refit_time. The share is
-    1 - model_seconds / wall time of both commands; an estimate, since fold times are summed
-    even where folds ran in parallel and the predict command's model time is not counted.
+    Each generated script reports the wall-clock span of every fit + predict (one per CV fold,
+    one per refit and holdout prediction). Their union, clipped to the run's wall clock, is the
+    model time: overlapping experiments count once. Non-model time is the rest of the wall time
+    of both commands (start-up, planning, code generation, process start, logging, the report,
+    and the predict command, whose own model time is not counted).
     """
+    from ml_autopilot.state import SessionState  # the product env only (not FLAML's)
+    from ml_autopilot.timing import covered_seconds, session_model_spans
+
     state_file = run_dir / "state.json"
     if not state_file.is_file():
         return {"state": "missing"}
-    state = json.loads(state_file.read_text())
-    experiments = state.get("experiments") or []
-    model_seconds = sum(_model_seconds(e) for e in experiments)
-    model_seconds += float((state.get("final") or {}).get("refit_time") or 0.0)
-    done = [e for e in experiments if (e.get("result") or {}).get("status") == "success"]
+    state = SessionState.model_validate_json(state_file.read_text())
+    model_seconds = covered_seconds(session_model_spans(state), *run.epoch_span)
+    non_model = max(run.wall_time - model_seconds, 0.0)
     return {
-        "n_experiments": len(experiments),
-        "n_successful": len(done),
-        "planner": state.get("planner_name"),
-        "termination_reason": state.get("termination_reason"),
-        "final_model": ((state.get("final") or {}).get("name")),
+        "n_experiments": len(state.experiments),
+        "n_successful": len(state.successful()),
+        "planner": state.planner_name,
+        "termination_reason": state.termination_reason,
+        "final_model": state.final.name if state.final else None,
         "model_seconds": round(model_seconds, 3),
-        "non_model_share_estimate": (
-            round(1.0 - model_seconds / wall_time, 4) if wall_time > 0 else None
-        ),
+        "non_model_seconds": round(non_model, 3),
+        "non_model_share_of_budget": round(non_model / budget, 4),
     }
-
-
-def _model_seconds(experiment: dict) -> float:
-    if (experiment.get("spec") or {}).get("model") == "ensemble":
-        return 0.0
-    result = experiment.get("result") or {}
-    return float(result.get("fit_time") or 0.0) + float(result.get("predict_time") or 0.0)
 
 
 def env_versions(python: Path) -> dict:

@@ -54,6 +54,7 @@ def run_once(dataset: str, target: str, iterations: int, workers: int, executor:
         "experiments": len(singles),
         "best_cv": best,
         "metric": state["data"]["metric"]["name"],
+        "names": [e["spec"]["name"] for e in singles],
     }
 
 
@@ -89,6 +90,10 @@ def main() -> None:
         ],
         "",
         f"Wall-time ratio 2 workers / 1 worker: **{ratio:.2f}**",
+        "",
+        "Experiments (in launch order):",
+        "",
+        *[f"- {r['workers']} worker(s): {', '.join(r['names'])}" for r in rows],
         "",
     ]
     with (REPO / "bench" / "RESULTS-workers.md").open("a", encoding="utf-8") as handle:

@@ -6,6 +6,7 @@ import itertools
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,11 @@ def test_full_session_saves_every_phase_and_leaves_a_model(classification_csv, t
         assert Path(record.result.script_path).is_file()
         assert record.analysis is not None and record.hypotheses is not None
         assert 2 <= len(record.hypotheses.hypotheses) <= 3
+        spans = record.result.model_spans  # one fit + predict span per fold, inside the run
+        assert len(spans) == state.config.folds
+        assert all(start <= end <= time.time() for start, end in spans)
     assert state.final.status == "success"
+    assert state.final.model_spans  # the refit and the holdout prediction
     assert Path(state.final.model_path).is_file()
     assert set(state.final.holdout_metrics) == {"accuracy", "f1", "log_loss", "roc_auc"}
     assert state.data.n_holdout == 32 and state.profile.n_rows == 128
@@ -194,5 +199,9 @@ def test_two_workers_run_experiments_concurrently(regression_csv, tmp_path):
     spans = [(r.started_at, r.finished_at) for r in records[1:]]
     overlapping = any(a[0] < b[1] and b[0] < a[1] for a, b in itertools.pairwise(spans))
     assert overlapping, spans
+    # the first design ran beside the baseline, which is still recorded first
+    assert records[0].spec.source == "baseline"
+    assert records[1].started_at <= records[0].finished_at
+    assert records[1].spec.source == "portfolio"
     assert all(r.spec.direction for r in records[1:])
     assert state.directions and all(d.status == "closed" for d in state.directions)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Exec
 from ml_autopilot.log import get_logger
 from ml_autopilot.predict import prepare_features
 from ml_autopilot.state import ExperimentRecord, FinalResult, SessionState
+from ml_autopilot.timing import Span, checked_spans
 
 logger = get_logger("finalize")
 FINAL_DIR = "final"
@@ -139,6 +141,7 @@ def _refit(
         holdout_metrics=metrics,
         model_path=str(workdir / MODEL_FILE),
         refit_time=payload.get("refit_time"),
+        model_spans=checked_spans(payload.get("model_spans")),
         **common,
     )
     _write_card(workdir, state, record, result)
@@ -153,6 +156,7 @@ def _refit_ensemble(
     workdir = Path(state.config.output_dir) / FINAL_DIR
     shutil.rmtree(workdir, ignore_errors=True)
     members, bundles, refit_time = record.spec.params["members"], [], 0.0
+    spans: list[Span] = []
     common = {
         "iteration": record.iteration,
         "name": record.spec.name,
@@ -173,6 +177,7 @@ def _refit_ensemble(
                 status="failed", error=f"member {iteration}: {outcome.error}", **common
             )
         refit_time += float(outcome.payload.get("refit_time") or 0.0)
+        spans += checked_spans(outcome.payload.get("model_spans"))
         bundles.append(joblib.load(folder / MODEL_FILE))  # written by our own refit script
     ensemble = WeightedEnsemble(
         [b["pipeline"] for b in bundles],
@@ -181,7 +186,9 @@ def _refit_ensemble(
         len(state.data.classes),
     )
     bundle = {**bundles[0], "pipeline": ensemble, "experiment": record.spec.name}
+    scoring_started = time.time()
     metrics = _score_holdout(state, bundle)
+    spans.append((scoring_started, time.time()))
     joblib.dump(bundle, workdir / MODEL_FILE)
     result = FinalResult(
         status="success",
@@ -189,6 +196,7 @@ def _refit_ensemble(
         holdout_metrics=metrics,
         model_path=str(workdir / MODEL_FILE),
         refit_time=refit_time,
+        model_spans=spans,
         **common,
     )
     _write_card(workdir, state, record, result)

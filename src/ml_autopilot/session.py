@@ -47,6 +47,7 @@ from ml_autopilot.state import (
     utc_now,
 )
 from ml_autopilot.termination import TerminationView, check_termination
+from ml_autopilot.timing import checked_spans
 from ml_autopilot.tracking.base import NullTracker, Tracker
 
 logger = get_logger("session")
@@ -124,6 +125,8 @@ class Session:
             state.elapsed_seconds, started if started is not None else (time.monotonic())
         )
         self._planner = planner
+        self._pool: ThreadPoolExecutor | None = None
+        self._carried: dict[Future[ExecutionOutcome], Launch] = {}
         self.interact: Callable[[ResearchDirection | None], str | None] | None = None
         self._tracking = False
 
@@ -207,13 +210,79 @@ class Session:
         )
 
     def _baseline(self) -> None:
+        """Run the baseline; with workers to spare, the planner's first design runs beside it.
+
+        The baseline is always recorded first (iteration 0); an experiment started beside it
+        is carried into the loop as already running."""
         assert self.state.data is not None
-        record = self._run_now(baseline_spec(self.state.data.task))
+        started_at = utc_now()
+        launch = self._prepare(baseline_spec(self.state.data.task))
+        if launch is None:  # recorded as an invalid spec
+            record = self.state.experiments[-1]
+        else:
+            pool = self._experiment_pool()
+            running = {pool.submit(self.executor.run, launch.request): launch}
+            deferred: list[ExperimentSpec] = []
+            try:
+                beside = self._design_beside_baseline(running, deferred)
+                if beside is not None:
+                    self._carried[pool.submit(self.executor.run, beside.request)] = beside
+                outcome = next(iter(running)).result()
+            except BaseException:
+                self.executor.cancel_all()
+                raise
+            record = self._record(
+                launch.spec, result_from_outcome(outcome, launch.request.script), started_at
+            )
+            for spec in deferred:  # an invalid design is recorded after the baseline
+                self._prepare(spec)
         if record.result.status != "success":
+            self.executor.cancel_all()  # an experiment started beside it is not recorded
+            self._close_pool()
             self.state.termination_reason = f"baseline failed: {record.result.error}"
             self._advance("failed", self.state.termination_reason)
             return
         self._advance("baseline", f"Baseline {record.result.cv_score:.5g}")
+
+    def _design_beside_baseline(
+        self, running: dict[Future[ExecutionOutcome], Launch], deferred: list[ExperimentSpec]
+    ) -> Launch | None:
+        """The first design, launched while the baseline runs, if a worker is free and the
+        planner can design without the baseline's result (the built-in one can, an LLM reads
+        it first). A design that fails validation goes to ``deferred``, not before the baseline
+        in the record."""
+        state = self.state
+        planner = self.planner
+        if state.config.workers < 2 or not planner.designs_before_baseline:
+            return None
+        if self._termination_reason(planner, in_flight=len(running)):
+            return None
+        try:
+            spec = planner.propose(self._context([launch.spec for launch in running.values()]))
+        except AutopilotError as exc:
+            logger.warning("planner failed: %s", exc)
+            return None
+        if spec is None:
+            return None
+        assert state.data is not None and state.profile is not None
+        try:
+            validate_spec(spec, state.data.task, state.profile)
+        except SpecValidationError:
+            deferred.append(spec)
+            return None
+        return self._prepare(spec)
+
+    def _experiment_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.state.config.workers, thread_name_prefix="experiment"
+            )
+        return self._pool
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _iterate(self) -> None:
         """Keep up to ``workers`` experiments running until a stopping rule fires."""
@@ -222,9 +291,10 @@ class Session:
         self.save()
         planner = self.planner
         workers = self.state.config.workers
-        running: dict[Future[ExecutionOutcome], Launch] = {}
+        running, self._carried = self._carried, {}  # started beside the baseline
         reason: str | None = None
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="experiment") as pool:
+        pool = self._experiment_pool()
+        try:
             try:
                 while True:
                     reason = reason or self._apply_control(planner)
@@ -246,6 +316,8 @@ class Session:
             except BaseException:
                 self.executor.cancel_all()  # unrecorded experiments re-run after a resume
                 raise
+        finally:
+            self._close_pool()
         self.state.termination_reason = reason or "the planner has nothing left worth trying"
         self._advance("finalizing", f"Stopping: {self.state.termination_reason}")
 
@@ -301,17 +373,6 @@ class Session:
         self._record(*built, started_at, observe=False)
 
     # ---- one experiment ----------------------------------------------------------------
-    def _run_now(self, spec: ExperimentSpec) -> ExperimentRecord:
-        """Run one experiment to the end in this thread (the baseline)."""
-        started_at = utc_now()
-        launch = self._prepare(spec)
-        if launch is None:
-            return self.state.experiments[-1]
-        outcome = self.executor.run(launch.request)
-        return self._record(
-            launch.spec, result_from_outcome(outcome, launch.request.script), started_at
-        )
-
     def _prepare(self, spec: ExperimentSpec) -> Launch | None:
         """Validate and render; an invalid spec is recorded as failed and None returned."""
         state = self.state
@@ -331,6 +392,7 @@ class Session:
         for note in validated.notes:
             logger.info("experiment %s: %s", spec.name, note)
         workdir = self._experiment_folder(number, spec.name)
+        timeout = self.experiment_timeout()
         script = write_script(
             RenderRequest(
                 iteration=number,
@@ -341,12 +403,13 @@ class Session:
                 seed=state.config.seed,
                 n_threads=state.config.threads_per_experiment,
                 output_dir=workdir,
+                time_limit=timeout,
             )
         )
         request = ExecutionRequest(
             script=script,
             workdir=workdir,
-            timeout=self.experiment_timeout(),
+            timeout=timeout,
             n_threads=state.config.threads_per_experiment,
             memory_limit_mb=state.config.memory_limit_mb,
         )
@@ -413,7 +476,7 @@ class Session:
             Path(r.result.script_path).parent
             for r in self.state.experiments
             if r.result.script_path
-        }
+        } | {launch.request.workdir for launch in self._carried.values()}  # running now
         for folder in root.glob("*") if root.is_dir() else []:
             if folder.is_dir() and folder not in kept:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -586,10 +649,17 @@ def result_from_outcome(outcome: ExecutionOutcome, script: Path) -> ExperimentRe
             best_rounds=[int(x) for x in payload.get("best_rounds") or []],
             refit_params=_checked_refit_params(payload.get("refit_params")),
             predict_time=payload.get("predict_time"),
+            model_spans=checked_spans(payload.get("model_spans")),
+            time_limited_folds=_count(payload.get("time_limited_folds")),
             **common,
         )
     except (KeyError, TypeError, ValueError) as exc:
         return ExperimentResult(status="failed", error=f"bad result payload: {exc}", **common)
+
+
+def _count(value: object) -> int:
+    """A non-negative whole number from a payload, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _checked_refit_params(value: object) -> dict[str, int]:

@@ -187,11 +187,17 @@ class ExperimentResult(Record):
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
     fit_time: float | None = Field(None, description="seconds fitting, summed over folds")
     best_rounds: list[int] = Field(default_factory=list, description="early stopping per fold")
+    time_limited_folds: int = Field(
+        0, description="folds whose boosting stopped at their share of the time limit"
+    )
     refit_params: dict[str, Any] = Field(
         default_factory=dict, description="overrides for the final refit (e.g. rounds found)"
     )
     predict_time: float | None = Field(None, description="seconds predicting, summed")
     duration: float = Field(0.0, description="wall seconds of the whole subprocess")
+    model_spans: list[tuple[float, float]] = Field(
+        default_factory=list, description="epoch [start, end] of each fold's fit + predict"
+    )
     error: str | None = None
     output_tail: str = ""
     script_path: str | None = None
@@ -248,6 +254,9 @@ class FinalResult(Record):
     holdout_metrics: dict[str, float] = Field(default_factory=dict)
     model_path: str | None = None
     refit_time: float | None = None
+    model_spans: list[tuple[float, float]] = Field(
+        default_factory=list, description="epoch [start, end] of each refit and holdout predict"
+    )
     error: str | None = None
 
 

@@ -143,3 +143,40 @@ def test_script_and_package_score_identically(hostile_run):
     assert namespace["score_all"](truth, labels, proba) == score_all(
         "classification", 3, truth, labels, proba
     )
+
+
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost", "catboost"])
+def test_boosting_stops_at_its_share_of_the_time_limit(model, tmp_path):
+    """A booster that cannot finish its rounds in time ends with a smaller, valid model."""
+    frame = make_classification_frame(3000, seed=1)
+    data = tmp_path / "data.csv"
+    frame.to_csv(data, index=False)
+    run_dir = tmp_path / "run"
+    config = RunConfig(data_path=str(data), target="species", output_dir=str(run_dir), folds=3)
+    info, train = prepare_data(config, run_dir)
+    profile = profile_data(train, "species", "classification")
+    size = "iterations" if model == "catboost" else "n_estimators"
+    spec = ExperimentSpec(
+        name="slow_booster",
+        model=model,
+        # a learning rate so small that early stopping never ends the 20,000 rounds
+        params={size: 20_000, "learning_rate": 1e-4},
+        preprocessing=Preprocessing(encoding="ordinal"),
+        hypothesis="h",
+        reasoning="r",
+    )
+    workdir = run_dir / model
+    workdir.mkdir(parents=True)
+    script = workdir / "experiment.py"
+    request = RenderRequest(1, spec, info, profile, 3, 0, 1, workdir, time_limit=6.0)
+    script.write_text(render_script(request))
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "success"
+    assert result["time_limited_folds"] == 3
+    assert all(0 < rounds < 20_000 for rounds in result["best_rounds"])
+    # every fold stopped boosting by its deadline: 0.7 x 6 s over the three folds
+    assert result["fit_time"] < 6.0

@@ -62,13 +62,14 @@ def run(executor, workdir: Path, body: str, timeout: float = 90.0, **kw) -> Exec
     workdir.mkdir(parents=True, exist_ok=True)
     script = workdir / "script.py"
     script.write_text(textwrap.dedent(body))
-    request = ExecutionRequest(script, workdir, timeout, n_threads=N_THREADS, **kw)
+    kw.setdefault("n_threads", N_THREADS)
+    request = ExecutionRequest(script, workdir, timeout, **kw)
     return executor.run(request)
 
 
 def test_real_fits_in_consecutive_children_are_fork_safe(warm, tmp_path):
     first = run(warm, tmp_path / "first", FIT)
-    zygote = psutil.Process(warm.zygote_pid(N_THREADS))
+    zygote = psutil.Process(warm.zygote_pid())
     zygote_threads = zygote.num_threads()
     second = run(warm, tmp_path / "second", FIT)
     assert first.status == second.status == "success", (first.error, second.error)
@@ -78,6 +79,17 @@ def test_real_fits_in_consecutive_children_are_fork_safe(warm, tmp_path):
     assert first.payload["pools"].get("openmp") == N_THREADS  # the child ran real OpenMP pools
     # the zygote only imported: the children's fits started no pool in it
     assert zygote.num_threads() == zygote_threads
+
+
+def test_one_zygote_serves_every_thread_count(warm, tmp_path):
+    pids = set()
+    for threads in (1, 2, 1):
+        out = run(warm, tmp_path / f"t{threads}_{len(pids)}", FIT, n_threads=threads)
+        assert out.status == "success", out.error
+        assert out.payload["pools"].get("openmp") == threads  # OpenMP sized per request
+        assert out.payload["pools"].get("openblas", 1) == 1  # BLAS never spins on two cores
+        pids.add(warm.zygote_pid())
+    assert len(pids) == 1
 
 
 def test_children_get_fresh_numpy_seeds(warm, tmp_path):
@@ -90,11 +102,11 @@ def test_zygote_is_restarted_after_it_is_killed(tmp_path):
     with WarmExecutor(preload=("json",)) as executor:
         ok = "print('{\"ok\": 1}')\n"
         assert run(executor, tmp_path / "a", ok).status == "success"
-        first = executor.zygote_pid(N_THREADS)
+        first = executor.zygote_pid()
         os.kill(first, signal.SIGKILL)
         out = run(executor, tmp_path / "b", ok)
         assert out.status == "success", out.error
-        assert executor.zygote_pid(N_THREADS) not in (None, first)
+        assert executor.zygote_pid() not in (None, first)
         assert not executor.fallen_back
 
 
@@ -107,8 +119,8 @@ def test_zygote_death_mid_run_reruns_the_script_in_a_new_zygote(tmp_path):
         print(json.dumps({"ok": 1}))
     """
     with WarmExecutor(preload=("json",)) as executor:
-        executor.start(N_THREADS)
-        first = executor.zygote_pid(N_THREADS)
+        executor.start()
+        first = executor.zygote_pid()
         threading.Timer(0.7, os.kill, (first, signal.SIGKILL)).start()
         out = run(executor, tmp_path, body, timeout=30)
         assert out.status == "success", out.error
@@ -117,7 +129,7 @@ def test_zygote_death_mid_run_reruns_the_script_in_a_new_zygote(tmp_path):
         assert not psutil.pid_exists(int(pids[0])) or psutil.Process(int(pids[0])).status() in (
             psutil.STATUS_ZOMBIE,
         )
-        assert executor.zygote_pid(N_THREADS) not in (None, first)
+        assert executor.zygote_pid() not in (None, first)
 
 
 def test_a_zygote_that_cannot_start_falls_back_to_the_local_executor(tmp_path, caplog):

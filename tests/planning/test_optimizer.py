@@ -172,3 +172,23 @@ def test_slow_models_left_out_on_large_data(task):
     )
     planner = OptimizerPlanner(context(task, frame=frame), seed=0)
     assert "svc" not in planner.models and "svr" not in planner.models
+
+
+def test_slow_families_are_skipped_when_their_estimate_exceeds_the_time_left():
+    ctx = context()
+    base = record(0, baseline_spec("classification"), 0.7, duration=0.5)
+    planner = OptimizerPlanner(ctx, seed=0)
+    ctx.history = [base]
+    lgb = planner.propose(ctx)
+    assert lgb is not None and lgb.model == "lightgbm"
+    history = [base, record(1, lgb, 0.8, duration=5.0)]
+    for rec in history:
+        planner.observe(rec)
+    # 5 s of LightGBM: CatBoost's portfolio entry is estimated at 25 s, XGBoost's at 7.5 s
+    ctx.history, ctx.time_left = history, 20.0
+    proposed = {planner.propose(ctx).model}
+    ranked = [h.action.get("entry") for h in planner.hypothesise(ctx).hypotheses]
+    assert "catboost_default" not in ranked and "catboost" not in proposed
+    ctx.time_left = 60.0
+    ranked = [h.action.get("entry") for h in planner.hypothesise(ctx).hypotheses]
+    assert "catboost_default" in ranked

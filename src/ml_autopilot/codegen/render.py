@@ -33,6 +33,11 @@ EARLY_STOPPING_PARAM = {
 }
 EARLY_STOPPING_ROUNDS = 50
 EARLY_STOPPING_FRACTION = 0.1
+# Share of an experiment's time limit its CV folds may spend fitting (fold k must stop boosting
+# k shares after the CV started); the rest is for loading and predicting. A fold that reaches its
+# deadline keeps the rounds it has.
+BOOSTING_TIME_SHARE = 0.7
+MIN_FOLD_SECONDS = 1.0
 SCRIPT_NAMES = {"cv": "experiment.py", "final": "final.py", "refit": "refit.py"}
 
 
@@ -122,6 +127,7 @@ class RenderRequest:
     output_dir: Path
     mode: Mode = "cv"
     params_override: dict[str, Any] | None = None
+    time_limit: float | None = None  # the experiment's timeout; boosting folds stop before it
 
 
 def feature_columns(profile: DataProfile, data: DataInfo) -> tuple[list[str], list[str]]:
@@ -143,12 +149,24 @@ def _owned_args(spec: ExperimentSpec) -> TrustedCode:
     return TrustedCode("".join(f", {name}={expr}" for name, expr in owned.items()))
 
 
-def _early_stopping(spec: ExperimentSpec, mode: Mode) -> dict[str, Any] | None:
-    """Early stopping on an inner split of each CV fold, for boosting libraries only."""
-    param = EARLY_STOPPING_PARAM.get(spec.model)
-    if mode != "cv" or param is None:
+def _early_stopping(request: RenderRequest) -> dict[str, Any] | None:
+    """Early stopping on an inner split of each CV fold, for boosting libraries only.
+
+    With a time limit, each fold also stops adding rounds once it has used its share of the
+    limit, so a slow booster ends with a (smaller) valid model instead of being killed."""
+    param = EARLY_STOPPING_PARAM.get(request.spec.model)
+    if request.mode != "cv" or param is None:
         return None
-    return {"param": param, "rounds": EARLY_STOPPING_ROUNDS, "fraction": EARLY_STOPPING_FRACTION}
+    fold_seconds = None
+    if request.time_limit is not None and math.isfinite(request.time_limit):
+        share = request.time_limit * BOOSTING_TIME_SHARE / max(request.folds, 1)
+        fold_seconds = round(max(share, MIN_FOLD_SECONDS), 3)
+    return {
+        "param": param,
+        "rounds": EARLY_STOPPING_ROUNDS,
+        "fraction": EARLY_STOPPING_FRACTION,
+        "fold_seconds": fold_seconds,
+    }
 
 
 def render_script(request: RenderRequest) -> str:
@@ -182,7 +200,7 @@ def render_script(request: RenderRequest) -> str:
             **spec.params,
             **(request.params_override or {}),
         },
-        "early_stopping": _early_stopping(spec, request.mode),
+        "early_stopping": _early_stopping(request),
         "preprocessing": spec.preprocessing.model_dump(),
         "estimator_import": _estimator_import(spec, data),
         "owned_args": _owned_args(spec),

@@ -6,9 +6,8 @@ limit through ``RLIMIT_AS``, thread counts through the usual environment variabl
 stderr captured to ``stdout.txt`` and ``stderr.txt`` in the experiment folder, and an
 ``ExecutionOutcome`` built by one function from the exit code and those two files.
 
-The outcome rules live in ``local.outcome_from_run``; they are reused here, not copied, so the
-three executors cannot drift apart. (``local.py`` could import ``outcome_from_files``,
-``thread_environment`` and ``kill_process_group`` from this module instead of defining its own.)
+The outcome rules live in ``local.outcome_from_run`` and the thread variables in ``threads``;
+they are reused here, not copied, so the three executors cannot drift apart.
 """
 
 from __future__ import annotations
@@ -19,11 +18,8 @@ import signal
 from pathlib import Path
 
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest
-from ml_autopilot.execution.local import (
-    THREAD_VARIABLES,
-    default_memory_limit_mb,
-    outcome_from_run,
-)
+from ml_autopilot.execution.local import default_memory_limit_mb, outcome_from_run
+from ml_autopilot.execution.threads import THREAD_VARIABLES, thread_environment
 
 STDOUT_NAME = "stdout.txt"
 STDERR_NAME = "stderr.txt"
@@ -39,14 +35,6 @@ __all__ = [
     "read_output",
     "thread_environment",
 ]
-
-
-def thread_environment(n_threads: int) -> dict[str, str]:
-    """The environment variables that bound OpenMP and BLAS thread pools, plus unbuffered I/O."""
-    env = {name: str(n_threads) for name in THREAD_VARIABLES}
-    env["PYTHONUNBUFFERED"] = "1"
-    env["OMP_WAIT_POLICY"] = "PASSIVE"  # busy-waiting threads starve parallel experiments
-    return env
 
 
 def memory_limit_bytes(request: ExecutionRequest) -> int:

@@ -15,10 +15,7 @@ def make_executor(config: RunConfig) -> Executor:
         from ml_autopilot.execution.warm import WarmExecutor
 
         executor = WarmExecutor()
-        # import the libraries in the background while the session loads its data; one warm
-        # process per thread count (experiments, and the final refit that gets every core)
-        for threads in {config.threads_per_experiment, config.n_threads}:
-            executor.start(threads, wait=False)
+        executor.start(wait=False)  # imports the libraries while the session loads its data
         return executor
     if config.executor == "dask":
         from ml_autopilot.execution.dask_executor import DaskExecutor

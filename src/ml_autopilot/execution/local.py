@@ -25,10 +25,10 @@ from ml_autopilot.execution.base import (
     parse_last_json_line,
     tail,
 )
+from ml_autopilot.execution.threads import thread_environment
 from ml_autopilot.log import get_logger
 
 logger = get_logger("execution")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def default_memory_limit_mb() -> int:
@@ -69,9 +69,7 @@ class LocalExecutor(Executor):
 
     def run(self, request: ExecutionRequest) -> ExecutionOutcome:
         env = os.environ.copy()
-        env.update({name: str(request.n_threads) for name in THREAD_VARIABLES})
-        env["PYTHONUNBUFFERED"] = "1"
-        env["OMP_WAIT_POLICY"] = "PASSIVE"  # busy-waiting threads starve parallel experiments
+        env.update(thread_environment(request.n_threads))
         limit_mb = request.memory_limit_mb or default_memory_limit_mb()
         stdout_path = request.workdir / "stdout.txt"
         stderr_path = request.workdir / "stderr.txt"

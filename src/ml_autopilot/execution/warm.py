@@ -2,14 +2,15 @@
 
 A fresh interpreter pays seconds to import pandas, scikit-learn and the boosting libraries
 before an experiment does any work. ``WarmExecutor`` pays that once: it lazily starts one
-long-lived zygote process per thread count (the thread variables are set in the zygote's
-environment before anything is imported, because OpenMP and OpenBLAS read them when they load),
-the zygote imports the libraries and then forks one child per request. The child gets the same
-isolation as under ``LocalExecutor``: it calls ``os.setsid()`` (its own process group, so a
-timeout kills everything it started), sets ``RLIMIT_AS``, changes to the experiment folder,
-sends fds 0/1/2 to ``/dev/null``, ``stdout.txt`` and ``stderr.txt``, and runs the standalone
-script with ``runpy.run_path(script, run_name="__main__")``. The script stays a standalone
-file: ``python experiment.py`` still reproduces it.
+persistent zygote process (with one-thread variables, which OpenMP and OpenBLAS read when they
+load), the zygote imports the libraries and then forks one child per request. A child that asks
+for more threads resizes the pools through threadpoolctl before its script runs, so one zygote
+serves every thread count (a second zygote would cost seconds of both cores at start-up). The
+child gets the same isolation as under ``LocalExecutor``: it calls ``os.setsid()`` (its own
+process group, so a timeout kills everything it started), sets ``RLIMIT_AS``, changes to the
+experiment folder, sends fds 0/1/2 to ``/dev/null``, ``stdout.txt`` and ``stderr.txt``, and runs
+the standalone script with ``runpy.run_path(script, run_name="__main__")``. The script stays a
+standalone file: ``python experiment.py`` still reproduces it.
 
 Fork safety: the zygote only imports. It never runs a fit, so no OpenMP or BLAS thread pool is
 started before a fork (OpenBLAS and Arrow's jemalloc register their own fork handlers for the
@@ -37,8 +38,8 @@ A zygote that cannot start twice in a row makes the executor fall back for good.
 Differences from a fresh interpreter that a script could notice: the environment is the one the
 zygote started with (plus the thread variables); modules are already imported (module-level
 state set at import time is shared); the hash seed is the zygote's. The generated scripts
-depend on none of these. ``start(n_threads, wait=False)`` preloads in the background;
-``cancel_all()`` kills the running children; ``close()`` (also run at exit) stops the zygotes.
+depend on none of these. ``start(wait=False)`` preloads in the background;
+``cancel_all()`` kills the running children; ``close()`` (also run at exit) stops the zygote.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "joblib",
 )
 BOOT = "from ml_autopilot.execution.warm import zygote_main; zygote_main()"
+ZYGOTE = "zygote"  # the key of the one zygote in ``WarmExecutor._zygotes``
 SPAWN_TIMEOUT = 30.0  # seconds for the zygote to answer a request with the child's pid
 KILL_GRACE = 10.0  # seconds for the zygote to report a killed child
 CLOSE_GRACE = 5.0  # seconds for the zygote to exit after its stdin closes
@@ -135,7 +137,7 @@ class WarmExecutor(Executor):
         self.preload = tuple(preload)
         self.startup_timeout = startup_timeout
         self.fallback = fallback or LocalExecutor()
-        self._zygotes: dict[int, _Zygote] = {}
+        self._zygotes: dict[str, _Zygote] = {}  # at most one, under ZYGOTE
         self._lock = threading.Lock()
         self._start_failures = 0
         self._live: set[int] = set()  # pids of the children running now
@@ -143,20 +145,20 @@ class WarmExecutor(Executor):
         self._finalizer = weakref.finalize(self, _close_zygotes, self._zygotes, self._lock)
 
     # ---- public ------------------------------------------------------------------------
-    def start(self, n_threads: int = 1, wait: bool = True) -> None:
-        """Start the zygote for ``n_threads`` now instead of on the first request.
+    def start(self, wait: bool = True) -> None:
+        """Start the zygote now instead of on the first request.
 
         With ``wait=False`` it starts in the background (the preloading overlaps with whatever
         the caller does next); the first ``run`` waits for it to be ready."""
         if not wait:
-            threading.Thread(target=self.start, args=(n_threads,), daemon=True).start()
+            threading.Thread(target=self.start, daemon=True).start()
             return
         with contextlib.suppress(ZygoteError):
-            self._zygote(n_threads)
+            self._zygote()
 
-    def zygote_pid(self, n_threads: int = 1) -> int | None:
-        """The pid of the running zygote for ``n_threads``, if there is one."""
-        zygote = self._zygotes.get(n_threads)
+    def zygote_pid(self) -> int | None:
+        """The pid of the running zygote, if there is one."""
+        zygote = self._zygotes.get(ZYGOTE)
         return zygote.pid if zygote is not None and not zygote.dead else None
 
     @property
@@ -171,7 +173,7 @@ class WarmExecutor(Executor):
         failed: _Zygote | None = None
         for attempt in (1, 2):
             try:
-                zygote = self._zygote(request.n_threads, replacing=failed)
+                zygote = self._zygote(replacing=failed)
             except ZygoteError as error:
                 logger.warning("warm zygote did not start (attempt %d): %s", attempt, error)
                 if self.fallen_back:
@@ -207,22 +209,22 @@ class WarmExecutor(Executor):
         self.close()
 
     # ---- zygotes -----------------------------------------------------------------------
-    def _zygote(self, n_threads: int, replacing: _Zygote | None = None) -> _Zygote:
-        """The live zygote for ``n_threads``; started, or restarted in place of ``replacing``."""
+    def _zygote(self, replacing: _Zygote | None = None) -> _Zygote:
+        """The live zygote; started, or restarted in place of ``replacing``."""
         with self._lock:
-            current = self._zygotes.get(n_threads)
+            current = self._zygotes.get(ZYGOTE)
             if current is not None and not current.dead and current is not replacing:
                 return current
             if current is not None:
                 current.close()
-                del self._zygotes[n_threads]
+                del self._zygotes[ZYGOTE]
             try:
-                zygote = _Zygote(n_threads, self.preload, self.startup_timeout)
+                zygote = _Zygote(self.preload, self.startup_timeout)
             except ZygoteError:
                 self._start_failures += 1
                 raise
             self._start_failures = 0
-            self._zygotes[n_threads] = zygote
+            self._zygotes[ZYGOTE] = zygote
             return zygote
 
     # ---- one request -------------------------------------------------------------------
@@ -290,7 +292,7 @@ def _returncode_after_kill(replies: queue.Queue[dict[str, Any]]) -> int:
     return int(reply.get("returncode", -9))
 
 
-def _close_zygotes(zygotes: dict[int, _Zygote], lock: threading.Lock) -> None:
+def _close_zygotes(zygotes: dict[str, _Zygote], lock: threading.Lock) -> None:
     with lock:
         for zygote in zygotes.values():
             zygote.close()
@@ -300,8 +302,7 @@ def _close_zygotes(zygotes: dict[int, _Zygote], lock: threading.Lock) -> None:
 class _Zygote:
     """One zygote process, and the thread that routes its replies to waiting requests."""
 
-    def __init__(self, n_threads: int, preload: Sequence[str], startup_timeout: float) -> None:
-        self.n_threads = n_threads
+    def __init__(self, preload: Sequence[str], startup_timeout: float) -> None:
         self.dead = False
         self.preload_bytes = 0
         # the zygote's stderr; lives as long as the zygote, closed in close()
@@ -310,7 +311,7 @@ class _Zygote:
         self._ready: queue.Queue[dict[str, Any]] = queue.Queue()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self.process = self._spawn(n_threads, preload)
+        self.process = self._spawn(preload)
         self.pid = self.process.pid
         self._reader = threading.Thread(
             target=self._read_replies, name=f"zygote-{self.pid}", daemon=True
@@ -318,9 +319,9 @@ class _Zygote:
         self._reader.start()
         self._await_ready(startup_timeout)
 
-    def _spawn(self, n_threads: int, preload: Sequence[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, preload: Sequence[str]) -> subprocess.Popen[bytes]:
         env = os.environ.copy()
-        env.update(thread_environment(n_threads))
+        env.update(thread_environment(1))  # each child sets its own pools' sizes
         try:
             return subprocess.Popen(
                 [sys.executable, "-c", BOOT, *preload],
@@ -639,6 +640,7 @@ def _enter_workdir(message: dict[str, Any]) -> None:
     _redirect(1, STDOUT_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     _redirect(2, STDERR_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.environ.update(message["env"])
+    _size_thread_pools(message["env"])
     script = message["script"]
     sys.argv = [script]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
@@ -646,6 +648,21 @@ def _enter_workdir(message: dict[str, Any]) -> None:
     limit = message.get("limit_bytes")
     if limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _size_thread_pools(env: dict[str, str]) -> None:
+    """Give the OpenMP and BLAS libraries the zygote loaded the request's thread counts.
+
+    They read their variables when the zygote imported them (with one thread), so a child that
+    asks for more sets the pools through threadpoolctl (scikit-learn's own dependency)."""
+    omp = int(env.get("OMP_NUM_THREADS", "1"))
+    blas = int(env.get("OPENBLAS_NUM_THREADS", "1"))
+    if omp == 1 and blas == 1:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=omp, user_api="openmp")
+    threadpool_limits(limits=blas, user_api="blas")
 
 
 def _redirect(target: int, path: str, flags: int) -> None:

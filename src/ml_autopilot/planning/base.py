@@ -47,6 +47,9 @@ class Planner(ABC):
     """Designs experiments. ``propose`` may be called again before ``observe`` (ask/tell)."""
 
     name: str = "planner"
+    #: Whether ``propose`` can design the first experiment before the baseline's result is in
+    #: (the session then runs it beside the baseline when a worker is free).
+    designs_before_baseline: bool = False
 
     @abstractmethod
     def propose(self, context: PlanningContext) -> ExperimentSpec | None:

@@ -1,0 +1,55 @@
+"""Time accounting: when models were being fitted or predicted, as wall-clock spans.
+
+Every generated script reports the epoch ``[start, end]`` of each fold's fit + predict (CV) or of
+its refit and holdout prediction (final). With several workers these spans overlap, so summed fit
+times overstate the model time; the union of the spans is the wall time during which at least one
+model was fitting or predicting. The rest of a run's wall time is overhead: start-up, planning,
+code generation, process start, logging and the report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from ml_autopilot.state import SessionState
+
+Span = tuple[float, float]
+MAX_SPANS = 10_000  # a script reports one span per fold; more than this is not ours
+
+
+def checked_spans(value: object) -> list[Span]:
+    """Spans from a script's JSON payload: pairs of finite numbers with start <= end."""
+    if not isinstance(value, list):
+        return []
+    spans: list[Span] = []
+    for item in value[:MAX_SPANS]:
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            continue
+        start, end = item
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (start, end)):
+            continue
+        if math.isfinite(start) and math.isfinite(end) and start <= end:
+            spans.append((float(start), float(end)))
+    return spans
+
+
+def covered_seconds(
+    spans: Iterable[Span], lower: float = -math.inf, upper: float = math.inf
+) -> float:
+    """Length of the union of the spans, each clipped to ``[lower, upper]``."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted((max(a, lower), min(b, upper)) for a, b in spans):
+        start = max(start, reach)  # the part already counted is skipped
+        if end > start:
+            total += end - start
+            reach = end
+    return total
+
+
+def session_model_spans(state: SessionState) -> list[Span]:
+    """Every model span of a session: its experiments' CV and its final refit."""
+    spans = [span for record in state.experiments for span in record.result.model_spans]
+    if state.final is not None:
+        spans += state.final.model_spans
+    return spans
