@@ -292,6 +292,7 @@ class Session:
         planner = self.planner
         workers = self.state.config.workers
         running, self._carried = self._carried, {}  # started beside the baseline
+        untracked: list[ExperimentRecord] = []
         reason: str | None = None
         pool = self._experiment_pool()
         try:
@@ -303,16 +304,20 @@ class Session:
                         if launch is None:
                             break  # nothing to launch now: wait for a running experiment
                         running[pool.submit(self.executor.run, launch.request)] = launch
+                    self._track(untracked)  # while the experiments just launched run
+                    untracked = []
                     if not running:
                         break
                     done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
                         launch = running.pop(future)
-                        self._record(
+                        record = self._record(
                             launch.spec,
                             result_from_outcome(future.result(), launch.request.script),
                             launch.started_at,
+                            track=False,
                         )
+                        untracked.append(record)
             except BaseException:
                 self.executor.cancel_all()  # unrecorded experiments re-run after a resume
                 raise
@@ -423,8 +428,12 @@ class Session:
         result: ExperimentResult,
         started_at: str,
         observe: bool = True,
+        track: bool = True,
     ) -> ExperimentRecord:
-        """Analyse a finished experiment, tell the planner, and save it before anything else."""
+        """Analyse a finished experiment, tell the planner, and save it before anything else.
+
+        ``track=False`` leaves the MLflow logging to a later ``_track`` call (the loop starts
+        the next experiments first, so the logging overlaps with them)."""
         state = self.state
         planner = self.planner  # built (and replayed) before this record joins the history
         iteration = state.next_iteration()
@@ -453,13 +462,19 @@ class Session:
         )
         self.save()  # the experiment is safe on disk before anything else happens
         directions.write_files(state, self.run_dir)
-        if self._tracking:
-            self.tracker.log_experiment(state, record)
-            self.save()
+        if track:
+            self._track([record])
         self.listener.experiment_finished(state, record)
         for name in closed:
             self._direction_closed(name)
         return record
+
+    def _track(self, records: list[ExperimentRecord]) -> None:
+        """Log recorded experiments to MLflow (the tracker catches up on any it missed)."""
+        if self._tracking and records:
+            for record in records:
+                self.tracker.log_experiment(self.state, record)
+            self.save()
 
     def _experiment_folder(self, number: int, name: str) -> Path:
         root = self.run_dir / EXPERIMENTS_DIR

@@ -31,7 +31,10 @@ IMPORTANCE_FILE = "importance.json"
 N_REPEATS = 5
 MAX_ROWS = 2000
 MIN_ROWS = 200
-TIME_BUDGET_SECONDS = 3.0
+TIME_BUDGET_SECONDS = 3.0  # at most; a short run gets BUDGET_SHARE of its time budget
+BUDGET_SHARE = 0.02
+MIN_REPEATS = 1
+OVERRUN = 3.0  # importance is skipped when even one repeat would take this many budgets
 DATA_NOTE = (
     "measured on a sample of the training part (data/train.parquet) with the refit final model, "
     "not on the holdout"
@@ -134,14 +137,21 @@ def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
     target = _encode_target(sample[state.data.target], state)
     scorer = make_scorer(state.metric.name, state.data.task, len(state.data.classes))
     model = FittedModel(bundle["pipeline"])
-    features, target = _fit_to_time(model, scorer, features, target, state)
+    features, target, repeats = _fit_to_time(model, scorer, features, target, state)
+    if repeats == 0:
+        return ImportanceResult(
+            unavailable=(
+                "skipped: one shuffle of each column would take longer than the "
+                f"{_budget(state):.1f} s this run allows for it"
+            )
+        )
     started = time.perf_counter()
     raw = permutation_importance(
         model,
         features,
         target,
         scoring=scorer,
-        n_repeats=N_REPEATS,
+        n_repeats=repeats,
         random_state=state.config.seed,
         n_jobs=1,
     )
@@ -161,6 +171,7 @@ def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
         direction=state.metric.direction,
         n_rows=len(features),
         n_train_rows=len(train),
+        n_repeats=repeats,
         seconds=time.perf_counter() - started,
     )
 
@@ -269,19 +280,43 @@ def _fit_to_time(
     features: pd.DataFrame,
     target: np.ndarray,
     state: SessionState,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Fewer rows when one scoring pass would make the whole computation exceed the budget."""
+) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Rows and repeats that keep the computation within its time budget.
+
+    Fewer rows first (down to ``MIN_ROWS``), then fewer repeats (down to ``MIN_REPEATS``):
+    a scoring pass has a fixed cost per call that fewer rows do not remove. Zero repeats: even
+    one would take more than ``OVERRUN`` times the budget, so importance is skipped."""
+    budget = _budget(state)
     started = time.perf_counter()
     scorer(pipeline, features, target)
     one_pass = time.perf_counter() - started
-    passes = 1 + N_REPEATS * features.shape[1]
-    if one_pass * passes <= TIME_BUDGET_SECONDS or len(features) <= MIN_ROWS:
-        return features, target
-    rows = max(MIN_ROWS, int(len(features) * TIME_BUDGET_SECONDS / (one_pass * passes)))
-    logger.info("feature importance on %d rows to stay within its time budget", rows)
+    columns = features.shape[1]
+    if one_pass * (1 + N_REPEATS * columns) <= budget:
+        return features, target, N_REPEATS
+    if len(features) <= MIN_ROWS:
+        return features, target, _repeats_within(budget, one_pass, columns)
+    rows = max(MIN_ROWS, int(len(features) * budget / (one_pass * (1 + N_REPEATS * columns))))
     rng = np.random.default_rng(state.config.seed)
     keep = np.sort(rng.choice(len(features), size=rows, replace=False))
-    return features.iloc[keep], target[keep]
+    features, target = features.iloc[keep], target[keep]
+    started = time.perf_counter()
+    scorer(pipeline, features, target)  # a pass on fewer rows keeps its fixed cost: measure it
+    repeats = _repeats_within(budget, time.perf_counter() - started, columns)
+    logger.info(
+        "feature importance on %d rows, %d repeat(s), to stay within %.1f s", rows, repeats, budget
+    )
+    return features, target, repeats
+
+
+def _budget(state: SessionState) -> float:
+    return min(TIME_BUDGET_SECONDS, BUDGET_SHARE * state.config.time_budget)
+
+
+def _repeats_within(budget: float, one_pass: float, columns: int) -> int:
+    if one_pass * (1 + columns) > OVERRUN * budget:
+        return 0
+    fitting = int((budget / max(one_pass, 1e-9) - 1) / max(columns, 1))
+    return max(MIN_REPEATS, min(N_REPEATS, fitting))
 
 
 def _one_line(value: object, limit: int = 200) -> str:
