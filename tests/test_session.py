@@ -205,3 +205,35 @@ def test_two_workers_run_experiments_concurrently(regression_csv, tmp_path):
     assert records[1].spec.source == "portfolio"
     assert all(r.spec.direction for r in records[1:])
     assert state.directions and all(d.status == "closed" for d in state.directions)
+
+
+def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_path):
+    """Single models stall, but their blend is a clear gain: the search goes on past it."""
+    run_dir = tmp_path / "run"
+    planner = ScriptedPlanner(
+        [
+            spec("nb", "gaussian_nb", {}),
+            spec("forest", "random_forest", {"n_estimators": 60}),
+            spec("trees", "extra_trees", {"n_estimators": 60}),
+        ]
+    )
+    config = run_config(
+        classification_csv,
+        "species",
+        run_dir,
+        metric="log_loss",
+        plateau=1,
+        max_iterations=3,
+        workers=1,
+    )
+    state = Session.create(config, planner=planner).run()
+    names = [r.spec.name for r in state.experiments]
+    blends = [r for r in state.experiments if r.spec.model == "ensemble"]
+    assert blends, names
+    first = blends[0]
+    before = [r for r in state.experiments if r.iteration < first.iteration]
+    best_single = min(r.result.cv_score for r in before if r.result.status == "success")
+    assert first.result.cv_score <= best_single * (1 - config.min_improvement)
+    # the search went on after the blend lifted the plateau
+    assert any(r.spec.model != "ensemble" for r in state.experiments[first.iteration + 1 :])
+    assert len(set(names)) == len(names)

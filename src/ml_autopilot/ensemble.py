@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from ml_autopilot.catalog.metrics import is_better
-from ml_autopilot.catalog.scoring import labels_from, score_all
+from ml_autopilot.catalog.scoring import labels_from, score_all, score_one
 from ml_autopilot.config import TaskType
 from ml_autopilot.state import (
     DataInfo,
@@ -94,7 +94,7 @@ def select_ensemble(
 
     def overall(blend: np.ndarray) -> float:
         labels, proba = labels_from(info.task, blend)
-        return score_all(info.task, n_classes, target, labels, proba)[metric.name]
+        return score_one(metric.name, info.task, n_classes, target, labels, proba)
 
     counts: dict[int, int] = {candidates[0].iteration: 1}
     total = predictions[candidates[0].iteration].copy()

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from ml_autopilot import control, directions, steering
 from ml_autopilot.analysis import analyse
+from ml_autopilot.catalog.metrics import relative_improvement
 from ml_autopilot.catalog.validation import validate_spec
 from ml_autopilot.codegen.render import EARLY_STOPPING_PARAM, RenderRequest, write_script
 from ml_autopilot.config import RunConfig
@@ -53,6 +56,7 @@ from ml_autopilot.tracking.base import NullTracker, Tracker
 logger = get_logger("session")
 EXPERIMENTS_DIR = "experiments"
 MIN_EXPERIMENT_SECONDS = 5.0
+PLATEAU = "plateau:"  # how the plateau criterion's reason begins
 MAX_INVALID_IN_A_ROW = 5
 PROCESS_OVERHEAD_SECONDS = 4.0
 POST_RUN_SECONDS = 10.0  # logging the final model to MLflow, plots, report and dashboard
@@ -127,6 +131,8 @@ class Session:
         self._planner = planner
         self._pool: ThreadPoolExecutor | None = None
         self._carried: dict[Future[ExecutionOutcome], Launch] = {}
+        self._blended_for = 0  # successes the last interim blend was tried on
+        self._target: np.ndarray | None = None
         self.interact: Callable[[ResearchDirection | None], str | None] | None = None
         self._tracking = False
 
@@ -370,12 +376,12 @@ class Session:
         state = self.state
         assert state.data is not None
         started_at = utc_now()
-        target = encoded_target(state.data, load_split(state.data, "train"))
-        built = ensemble_experiment(state, target)
+        built = ensemble_experiment(state, self._train_target())
         if built is None:
             logger.info("no ensemble: fewer than two experiments worth blending")
             return
-        self._record(*built, started_at, observe=False)
+        spec, result = built
+        self._record(self._unique_name(spec), result, started_at, observe=False)
 
     # ---- one experiment ----------------------------------------------------------------
     def _prepare(self, spec: ExperimentSpec) -> Launch | None:
@@ -566,8 +572,23 @@ class Session:
         config = state.config
         constraints = state.constraints
         limit = constraints.max_iterations or config.max_iterations
-        if len(state.experiments) - 1 + in_flight >= limit:  # running ones count as done
+        designed = sum(1 for r in state.experiments if r.spec.model != "ensemble")
+        if designed - 1 + in_flight >= limit:  # running ones count as done
             return f"max iterations ({limit}) reached"
+        reason = self._check_criteria(planner)
+        if reason is not None and reason.startswith(PLATEAU) and self._blend_lifts_plateau():
+            reason = self._check_criteria(planner)  # the blend is a new best: look again
+        if reason is None and self.time_left() - self.final_reserve() < MIN_EXPERIMENT_SECONDS:
+            reason = (
+                f"time budget of {config.time_budget:g} s nearly used; the rest is kept "
+                "for the final refit"
+            )
+        return reason
+
+    def _check_criteria(self, planner: Planner) -> str | None:
+        state = self.state
+        config = state.config
+        constraints = state.constraints
         view = TerminationView(
             records=state.experiments,
             metric=state.metric,
@@ -581,13 +602,48 @@ class Session:
             ),
             planner_stop_reason=planner.stop_reason(self._context()),
         )
-        reason = check_termination(view)
-        if reason is None and self.time_left() - self.final_reserve() < MIN_EXPERIMENT_SECONDS:
-            reason = (
-                f"time budget of {config.time_budget:g} s nearly used; the rest is kept "
-                "for the final refit"
-            )
-        return reason
+        return check_termination(view)
+
+    def _blend_lifts_plateau(self) -> bool:
+        """Before a plateau stops the search: does a blend of what has run beat the best?
+
+        Greedy ensemble selection over the out-of-fold predictions trains nothing and costs
+        little. When the blend beats the best so far by the plateau's margin, it is recorded as
+        an experiment (a new best), the plateau is lifted and the search goes on: the models
+        found since the last gain were worth having after all. Tried once per set of results.
+        """
+        state = self.state
+        assert state.data is not None
+        singles = [r for r in state.successful() if r.spec.model != "ensemble"]
+        if len(singles) < 2 or len(singles) == self._blended_for:
+            return False
+        self._blended_for = len(singles)
+        started_at = utc_now()
+        built = ensemble_experiment(state, self._train_target())
+        best = state.best()
+        if built is None or best is None or best.result.cv_score is None:
+            return False
+        spec, result = built
+        gain = relative_improvement(
+            result.cv_score or 0.0, best.result.cv_score, state.metric.direction
+        )
+        if gain < state.config.min_improvement:
+            return False
+        logger.info("a blend beats the best by %.2f%%: the search goes on", 100 * gain)
+        self._record(self._unique_name(spec), result, started_at, observe=False)
+        return True
+
+    def _train_target(self) -> np.ndarray:
+        assert self.state.data is not None
+        if self._target is None:
+            self._target = encoded_target(self.state.data, load_split(self.state.data, "train"))
+        return self._target
+
+    def _unique_name(self, spec: ExperimentSpec) -> ExperimentSpec:
+        taken = {r.spec.name for r in self.state.experiments}
+        if spec.name not in taken:
+            return spec
+        return spec.model_copy(update={"name": f"{spec.name}_at_{self.state.next_iteration()}"})
 
     # ---- planner -----------------------------------------------------------------------
     @property

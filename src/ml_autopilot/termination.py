@@ -34,7 +34,8 @@ class TerminationView:
 
     @property
     def experiments_after_baseline(self) -> int:
-        return sum(1 for r in self.records if r.iteration > 0)
+        """Designed experiments; ensembles (blends of them, nothing trained) are not counted."""
+        return sum(1 for r in self.records if r.iteration > 0 and r.spec.model != "ensemble")
 
     def scores(self) -> list[float]:
         """CV scores of the successful records, in iteration order."""

@@ -263,10 +263,21 @@ def test_importance_uses_fewer_rows_when_it_would_run_too_long(
 ) -> None:
     monkeypatch.setattr(importance_module, "TIME_BUDGET_SECONDS", 1e-6)
     monkeypatch.setattr(importance_module, "MIN_ROWS", 50)
+    monkeypatch.setattr(importance_module, "OVERRUN", 1e12)  # never skipped here
     result = compute_importance(reg_run.state, reg_run.run_dir)
     assert result.ok and result.n_rows == 50 < result.n_train_rows
     assert result.n_repeats == 1  # a pass on fewer rows still costs its fixed overhead
     assert result.metric == "rmse"
+
+
+def test_importance_is_skipped_when_even_one_repeat_is_too_slow(
+    reg_run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importance_module, "TIME_BUDGET_SECONDS", 1e-6)
+    result = compute_importance(reg_run.state, reg_run.run_dir)
+    assert not result.ok and "skipped" in (result.unavailable or "")
+    text = render_report(reg_run.state, reg_run.run_dir, importance=result)
+    assert "skipped: one shuffle of each column would take longer" in text
 
 
 # ---- CV vs holdout verdict -------------------------------------------------------------------

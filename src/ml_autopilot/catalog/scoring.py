@@ -48,6 +48,31 @@ def score_all(
     return {key: float(value) for key, value in scores.items()}
 
 
+def score_one(
+    metric: str,
+    task: TaskType,
+    n_classes: int,
+    truth: np.ndarray,
+    labels: np.ndarray,
+    proba: np.ndarray | None,
+) -> float:
+    """One metric of ``score_all``, computed alone (the ensemble search scores thousands of
+    blends: the other metrics, ROC AUC above all, would cost most of its time)."""
+    if metric == "rmse":
+        return float(np.sqrt(skm.mean_squared_error(truth, labels)))
+    if metric == "mae":
+        return float(skm.mean_absolute_error(truth, labels))
+    if metric == "r2":
+        return float(skm.r2_score(truth, labels))
+    if metric == "accuracy":
+        return float(skm.accuracy_score(truth, labels))
+    if metric == "log_loss":
+        assert proba is not None
+        classes = list(range(n_classes))
+        return float(skm.log_loss(truth, np.clip(proba, 1e-15, 1.0), labels=classes))
+    return score_all(task, n_classes, truth, labels, proba)[metric]
+
+
 def labels_from(task: TaskType, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """(labels, probabilities) from stored predictions: class probabilities or values."""
     if task == "regression":
