@@ -222,7 +222,8 @@ class Session:
         is carried into the loop as already running."""
         assert self.state.data is not None
         started_at = utc_now()
-        launch = self._prepare(baseline_spec(self.state.data.task))
+        data = self.state.data
+        launch = self._prepare(baseline_spec(data.task, self.state.profile, len(data.classes)))
         if launch is None:  # recorded as an invalid spec
             record = self.state.experiments[-1]
         else:

@@ -192,3 +192,14 @@ def test_slow_families_are_skipped_when_their_estimate_exceeds_the_time_left():
     ctx.time_left = 60.0
     ranked = [h.action.get("entry") for h in planner.hypothesise(ctx).hypotheses]
     assert "catboost_default" in ranked
+
+
+def test_baseline_uses_a_newton_solver_only_when_its_hessian_is_small():
+    ctx = context()
+    small = baseline_spec("classification", ctx.profile, n_classes=3)
+    assert small.params == {"solver": "newton-cholesky"}
+    assert baseline_spec("classification").params == {}  # no profile: sklearn's default
+    wide = ctx.profile.model_copy(deep=True)
+    wide.numeric_columns = [f"x{i}" for i in range(600)]
+    assert baseline_spec("classification", wide, n_classes=3).params == {}
+    assert baseline_spec("regression", ctx.profile).model == "linear_regression"

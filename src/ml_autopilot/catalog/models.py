@@ -138,7 +138,7 @@ CATALOG: dict[str, ModelEntry] = {
             owned=_SEED,
             family="linear",
             needs_scaling=True,
-            extra_params=("max_iter", "tol", "class_weight", "fit_intercept"),
+            extra_params=("max_iter", "tol", "class_weight", "fit_intercept", "solver"),
         ),
         ModelEntry(
             "gaussian_nb",

@@ -92,17 +92,42 @@ class Planner(ABC):
         return {}
 
 
-def baseline_spec(task: TaskType) -> ExperimentSpec:
+# Onehot columns x classes up to which the baseline's logistic regression uses a Newton solver:
+# its Hessian is that number squared (1,500 -> 18 MB), and it converges in a few steps where
+# L-BFGS takes hundreds (connect-4, 126 columns x 3 classes: 0.9 s instead of 2.9 s per fit).
+NEWTON_MAX_PARAMS = 1500
+ONEHOT_MAX_CATEGORIES = 32  # as the template's OneHotEncoder(max_categories=32)
+
+
+def baseline_spec(
+    task: TaskType, profile: DataProfile | None = None, n_classes: int = 2
+) -> ExperimentSpec:
     """The plain linear model every session measures itself against."""
     model = "linear_regression" if task == "regression" else "logistic_regression"
+    params: dict[str, Any] = {}
+    if model == "logistic_regression" and profile is not None:
+        outputs = n_classes if n_classes > 2 else 1
+        if onehot_width(profile) * outputs <= NEWTON_MAX_PARAMS:
+            params["solver"] = "newton-cholesky"
     return ExperimentSpec(
         name="baseline",
         model=model,
-        params={},
+        params=params,
         preprocessing=Preprocessing(imputation="median", scaling="standard", encoding="onehot"),
         hypothesis="A linear model with default settings sets the bar every later model must beat.",
         reasoning="Baseline: standard imputation, scaling and one-hot encoding; no tuning.",
         planner="baseline",
         source="baseline",
         direction="baseline",
+    )
+
+
+def onehot_width(profile: DataProfile) -> int:
+    """Columns a model sees after one-hot encoding (an upper bound: the target may be counted)."""
+    excluded = set(profile.excluded_columns)
+    numeric = [c for c in profile.numeric_columns if c not in excluded]
+    categorical = [c for c in profile.categorical_columns if c not in excluded]
+    # each categorical: its levels up to the encoder's cap, plus the missing/infrequent column
+    return len(numeric) + sum(
+        min(profile.column(c).n_unique, ONEHOT_MAX_CATEGORIES) + 1 for c in categorical
     )
