@@ -203,3 +203,31 @@ def test_baseline_uses_a_newton_solver_only_when_its_hessian_is_small():
     wide.numeric_columns = [f"x{i}" for i in range(600)]
     assert baseline_spec("classification", wide, n_classes=3).params == {}
     assert baseline_spec("regression", ctx.profile).model == "linear_regression"
+
+
+def test_a_booster_out_of_time_gets_a_faster_variant_and_no_slower_entry():
+    ctx = context()
+    base = record(0, baseline_spec("classification"), 0.7, duration=0.5)
+    planner = OptimizerPlanner(ctx, seed=0)
+    ctx.history = [base]
+    lgb = planner.propose(ctx)
+    assert lgb is not None and lgb.name == "lightgbm_default"
+    limited = record(1, lgb, 0.8, duration=20.0)
+    limited.result.time_limited_folds = 3
+    history = [base, limited]
+    for rec in history:
+        planner.observe(rec)
+    ctx.history = history
+    hypotheses = planner.hypothesise(ctx).hypotheses
+    assert hypotheses[0].action["name"] == "lightgbm_default_faster"
+    entries = [c.action.get("entry") for c in planner._candidates(ctx)]
+    assert "lightgbm_large" not in entries  # lower learning rate, more rounds: out of time too
+    assert "catboost_default" in entries  # other families are still candidates
+    ctx.hypothesis = hypotheses[0]
+    faster = planner.propose(ctx)
+    assert faster.params["learning_rate"] == pytest.approx(0.15)
+    assert {k: v for k, v in faster.params.items() if k != "learning_rate"} == {
+        k: v for k, v in lgb.params.items() if k != "learning_rate"
+    }
+    assert faster.direction == "time budget" and faster.source == "rule"
+    validate_spec(faster, "classification", ctx.profile)

@@ -39,6 +39,7 @@ EXPLORE_EVERY = 3
 MAX_ASKS = 10
 PROVEN = "proven configurations"
 BROAD = "broad search"
+TIME_LIMITED = "time budget"
 DIRECTION_RATIONALES = {
     "baseline": "A plain linear model in a standard pipeline: the bar every later model must beat.",
     PROVEN: "Start from configurations that win most often on tabular benchmarks, adapted "
@@ -50,8 +51,12 @@ DIRECTION_RATIONALES = {
     "categorical encoding": "High-cardinality categoricals may carry more signal with target "
     "encoding than with one-hot or ordinal codes.",
     "ensembling": "A weighted blend of diverse good models usually beats the best one.",
+    TIME_LIMITED: "Boosting ran out of time before early stopping: a higher learning rate "
+    "reaches a better fit in the rounds the budget allows.",
 }
 STALE_AFTER = 3
+FASTER = 3.0  # learning-rate factor for a booster that ran out of time
+MAX_LEARNING_RATE = 0.3
 
 
 @dataclass(frozen=True)
@@ -210,8 +215,10 @@ class OptimizerPlanner(Planner):
             if e.name not in names
             and e.model not in avoided
             and self._affordable(e.model, e.params, context)
+            and not _slower_than_time_limited(e, history)
         ]
         candidates += self._variants(history, best, names)
+        candidates += self._faster_variants(history, names)
         candidates += self._search_candidates(best, best_text)
         candidates = [_read_back(c, context) for c in candidates]
         return sorted(candidates, key=lambda c: -c.confidence)
@@ -270,6 +277,42 @@ class OptimizerPlanner(Planner):
             )
         return found
 
+    def _faster_variants(self, history: list[ExperimentRecord], names: set[str]) -> list[Candidate]:
+        """A booster whose folds hit their time limit while still improving: the same with a
+        higher learning rate, so the rounds the budget allows go further."""
+        limited = [
+            r
+            for r in _successes(history)
+            if r.result.time_limited_folds
+            and isinstance(r.spec.params.get("learning_rate"), int | float)
+            and r.spec.params["learning_rate"] < MAX_LEARNING_RATE
+            and r.spec.model not in self.constraints.avoided_models
+        ]
+        if not limited:
+            return []
+        sign = 1.0 if self.metric.direction == "maximize" else -1.0
+        base = max(limited, key=lambda r: sign * (r.result.cv_score or 0.0))
+        name = f"{base.spec.name.removesuffix('_faster')}_faster"
+        if name in names:
+            return []
+        rate = min(MAX_LEARNING_RATE, float(base.spec.params["learning_rate"]) * FASTER)
+        folds = base.result.time_limited_folds
+        return [
+            Candidate(
+                f"{base.spec.name} with learning rate {rate:.3g} will beat it in the same time.",
+                f"{base.spec.name} stopped at its time limit in {folds} fold(s) while still "
+                "improving; a higher learning rate gets further in the rounds the budget allows.",
+                0.7,
+                {
+                    "kind": "variant",
+                    "base": base.spec.name,
+                    "name": name,
+                    "params": {"learning_rate": round(rate, 4)},
+                    "direction": TIME_LIMITED,
+                },
+            )
+        ]
+
     def _search_candidates(self, best: ExperimentRecord | None, best_text: str) -> list[Candidate]:
         focus = best.spec.model if best and best.spec.model in self.models else None
         explore = Candidate(
@@ -320,12 +363,13 @@ class OptimizerPlanner(Planner):
             base = next((r for r in context.history if r.spec.name == action.get("base")), None)
             if base is None or action["name"] in names:
                 return None
-            prep = base.spec.preprocessing.model_copy(update=action["preprocessing"])
-            changed = ", ".join(f"{k}={v}" for k, v in action["preprocessing"].items())
+            updates = {**action.get("params", {}), **action.get("preprocessing", {})}
+            prep = base.spec.preprocessing.model_copy(update=action.get("preprocessing", {}))
+            changed = ", ".join(f"{k}={v}" for k, v in updates.items())
             return ExperimentSpec(
                 name=action["name"],
                 model=base.spec.model,
-                params=dict(base.spec.params),
+                params={**base.spec.params, **action.get("params", {})},
                 preprocessing=prep,
                 hypothesis=statement,
                 reasoning=f"Same as {base.spec.name} with {changed}.",
@@ -368,6 +412,21 @@ class OptimizerPlanner(Planner):
             source="optuna",
             direction=f"{CATALOG[focus].label} tuning" if focus else BROAD,
         )
+
+
+def _slower_than_time_limited(entry: PortfolioEntry, history: list[ExperimentRecord]) -> bool:
+    """A portfolio entry with a lower learning rate than a run of its model that ran out of
+    time: it would run out of time too, further from a good fit."""
+    rate = entry.params.get("learning_rate")
+    if not isinstance(rate, int | float):
+        return False
+    return any(
+        r.spec.model == entry.model
+        and r.result.time_limited_folds
+        and isinstance(r.spec.params.get("learning_rate"), int | float)
+        and rate <= r.spec.params["learning_rate"]
+        for r in history
+    )
 
 
 def _taken_names(context: PlanningContext) -> set[str]:
