@@ -34,7 +34,7 @@ logger = get_logger("planning")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 # Models too slow to be worth sampling on large tables (their cost grows with rows squared).
-SLOW_ON_LARGE = {"svc": 10_000, "svr": 10_000, "kneighbors": 50_000, "gradient_boosting": 50_000}
+SLOW_ON_LARGE = {"svc": 5_000, "svr": 5_000, "kneighbors": 50_000, "gradient_boosting": 50_000}
 EXPLORE_EVERY = 3
 MAX_ASKS = 10
 PROVEN = "proven configurations"
