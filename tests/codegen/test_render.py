@@ -34,7 +34,12 @@ def hostile_run(tmp_path: Path):
     frame["species"] = frame["species"].map(
         {"Adelie": "A\"); os.system('touch pwned2')#", "Chinstrap": "{% raw %}", "Gentoo": "G"}
     )
-    data = tmp_path / "hostile.csv"
+    return prepared(frame, tmp_path)
+
+
+def prepared(frame: pd.DataFrame, tmp_path: Path):
+    """(data info, profile, run folder) of a classification table with target ``species``."""
+    data = tmp_path / "data.csv"
     frame.to_csv(data, index=False)
     run_dir = tmp_path / "run"
     config = RunConfig(data_path=str(data), target="species", output_dir=str(run_dir), folds=3)
@@ -148,13 +153,7 @@ def test_script_and_package_score_identically(hostile_run):
 @pytest.mark.parametrize("model", ["lightgbm", "xgboost", "catboost"])
 def test_boosting_stops_at_its_share_of_the_time_limit(model, tmp_path):
     """A booster that cannot finish its rounds in time ends with a smaller, valid model."""
-    frame = make_classification_frame(3000, seed=1)
-    data = tmp_path / "data.csv"
-    frame.to_csv(data, index=False)
-    run_dir = tmp_path / "run"
-    config = RunConfig(data_path=str(data), target="species", output_dir=str(run_dir), folds=3)
-    info, train = prepare_data(config, run_dir)
-    profile = profile_data(train, "species", "classification")
+    info, profile, run_dir = prepared(make_classification_frame(3000, seed=1), tmp_path)
     size = "iterations" if model == "catboost" else "n_estimators"
     spec = ExperimentSpec(
         name="slow_booster",

@@ -174,18 +174,26 @@ def test_slow_models_left_out_on_large_data(task):
     assert "svc" not in planner.models and "svr" not in planner.models
 
 
-def test_slow_families_are_skipped_when_their_estimate_exceeds_the_time_left():
-    ctx = context()
+def after_first_lightgbm(ctx, duration: float, time_limited_folds: int = 0):
+    """A planner that has seen the baseline and its first proposal (LightGBM) finish."""
     base = record(0, baseline_spec("classification"), 0.7, duration=0.5)
     planner = OptimizerPlanner(ctx, seed=0)
     ctx.history = [base]
     lgb = planner.propose(ctx)
-    assert lgb is not None and lgb.model == "lightgbm"
-    history = [base, record(1, lgb, 0.8, duration=5.0)]
-    for rec in history:
+    assert lgb is not None and lgb.name == "lightgbm_default"
+    finished = record(1, lgb, 0.8, duration=duration)
+    finished.result.time_limited_folds = time_limited_folds
+    for rec in (base, finished):
         planner.observe(rec)
+    ctx.history = [base, finished]
+    return planner, lgb
+
+
+def test_slow_families_are_skipped_when_their_estimate_exceeds_the_time_left():
+    ctx = context()
+    planner, _ = after_first_lightgbm(ctx, duration=5.0)
     # 5 s of LightGBM: CatBoost's portfolio entry is estimated at 25 s, XGBoost's at 7.5 s
-    ctx.history, ctx.time_left = history, 20.0
+    ctx.time_left = 20.0
     proposed = {planner.propose(ctx).model}
     ranked = [h.action.get("entry") for h in planner.hypothesise(ctx).hypotheses]
     assert "catboost_default" not in ranked and "catboost" not in proposed
@@ -207,17 +215,7 @@ def test_baseline_uses_a_newton_solver_only_when_its_hessian_is_small():
 
 def test_a_booster_out_of_time_gets_a_faster_variant_and_no_slower_entry():
     ctx = context()
-    base = record(0, baseline_spec("classification"), 0.7, duration=0.5)
-    planner = OptimizerPlanner(ctx, seed=0)
-    ctx.history = [base]
-    lgb = planner.propose(ctx)
-    assert lgb is not None and lgb.name == "lightgbm_default"
-    limited = record(1, lgb, 0.8, duration=20.0)
-    limited.result.time_limited_folds = 3
-    history = [base, limited]
-    for rec in history:
-        planner.observe(rec)
-    ctx.history = history
+    planner, lgb = after_first_lightgbm(ctx, duration=20.0, time_limited_folds=3)
     hypotheses = planner.hypothesise(ctx).hypotheses
     assert hypotheses[0].action["name"] == "lightgbm_default_faster"
     entries = [c.action.get("entry") for c in planner._candidates(ctx)]
