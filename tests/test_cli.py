@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,14 +15,14 @@ import pandas as pd
 import pytest
 
 from ml_autopilot.state import load_state
-from tests.conftest import make_classification_frame
+from tests.conftest import autopilot_command, make_classification_frame
 
 ENV = {**os.environ, "COLUMNS": "200"}
 
 
 def autopilot(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ml_autopilot", *args],
+        autopilot_command(*args),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -104,26 +103,30 @@ def test_predict_on_unfinished_run_is_a_clear_error(tmp_path):
     assert done.returncode == 2 and "No run found" in done.stderr
 
 
+def _run_command(
+    data: Path, run_dir: Path, iterations: int, plateau: int, *extra: str
+) -> list[str]:
+    """``autopilot run`` on the classification table with 3 folds."""
+    return autopilot_command(
+        "run",
+        str(data),
+        "--target",
+        "species",
+        "--output-dir",
+        str(run_dir),
+        "--max-iterations",
+        str(iterations),
+        "--folds",
+        "3",
+        "--plateau",
+        str(plateau),
+        *extra,
+    )
+
+
 def _start(data: Path, run_dir: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ml_autopilot",
-            "run",
-            str(data),
-            "--target",
-            "species",
-            "--output-dir",
-            str(run_dir),
-            "--max-iterations",
-            "4",
-            "--folds",
-            "3",
-            "--plateau",
-            "10",
-            *extra,
-        ],
+        _run_command(data, run_dir, 4, 10, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -181,25 +184,7 @@ def _wait_for(run_dir: Path, check, timeout: float = 180.0):
 def test_steer_and_stop_act_on_a_running_session(classification_csv, tmp_path):
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ml_autopilot",
-            "run",
-            str(classification_csv),
-            "--target",
-            "species",
-            "--output-dir",
-            str(run_dir),
-            "--max-iterations",
-            "40",
-            "--folds",
-            "3",
-            "--plateau",
-            "50",
-            "--workers",
-            "1",
-        ],
+        _run_command(classification_csv, run_dir, 40, 50, "--workers", "1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -237,26 +222,7 @@ def test_interactive_prompt_after_a_direction_closes(classification_csv, tmp_pat
     run_dir = tmp_path / "run"
     primary, secondary = pty.openpty()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ml_autopilot",
-            "run",
-            str(classification_csv),
-            "--target",
-            "species",
-            "--output-dir",
-            str(run_dir),
-            "--max-iterations",
-            "30",
-            "--folds",
-            "3",
-            "--plateau",
-            "50",
-            "--workers",
-            "1",
-            "--interactive",
-        ],
+        _run_command(classification_csv, run_dir, 30, 50, "--workers", "1", "--interactive"),
         stdin=secondary,
         stdout=secondary,
         stderr=secondary,

@@ -49,14 +49,13 @@ from ml_autopilot.state import (
     save_state,
     utc_now,
 )
-from ml_autopilot.termination import TerminationView, check_termination
+from ml_autopilot.termination import PLATEAU_REASON, TerminationView, check_termination
 from ml_autopilot.timing import checked_spans
 from ml_autopilot.tracking.base import NullTracker, Tracker
 
 logger = get_logger("session")
 EXPERIMENTS_DIR = "experiments"
 MIN_EXPERIMENT_SECONDS = 5.0
-PLATEAU = "plateau:"  # how the plateau criterion's reason begins
 MAX_INVALID_IN_A_ROW = 5
 PROCESS_OVERHEAD_SECONDS = 4.0
 POST_RUN_SECONDS = 10.0  # logging the final model to MLflow, plots, report and dashboard
@@ -228,13 +227,15 @@ class Session:
             record = self.state.experiments[-1]
         else:
             pool = self._experiment_pool()
-            running = {pool.submit(self.executor.run, launch.request): launch}
+            baseline = pool.submit(self.executor.run, launch.request)
             deferred: list[ExperimentSpec] = []
             try:
-                beside = self._design_beside_baseline(running, deferred)
-                if beside is not None:
-                    self._carried[pool.submit(self.executor.run, beside.request)] = beside
-                outcome = next(iter(running)).result()
+                if self.state.config.workers > 1 and self.planner.designs_before_baseline:
+                    # the first design runs beside it; an invalid one is recorded after it
+                    _, beside = self._launch_next(self.planner, {baseline: launch}, deferred)
+                    if beside is not None:
+                        self._carried[pool.submit(self.executor.run, beside.request)] = beside
+                outcome = baseline.result()
             except BaseException:
                 self.executor.cancel_all()
                 raise
@@ -250,34 +251,6 @@ class Session:
             self._advance("failed", self.state.termination_reason)
             return
         self._advance("baseline", f"Baseline {record.result.cv_score:.5g}")
-
-    def _design_beside_baseline(
-        self, running: dict[Future[ExecutionOutcome], Launch], deferred: list[ExperimentSpec]
-    ) -> Launch | None:
-        """The first design, launched while the baseline runs, if a worker is free and the
-        planner can design without the baseline's result (the built-in one can, an LLM reads
-        it first). A design that fails validation goes to ``deferred``, not before the baseline
-        in the record."""
-        state = self.state
-        planner = self.planner
-        if state.config.workers < 2 or not planner.designs_before_baseline:
-            return None
-        if self._termination_reason(planner, in_flight=len(running)):
-            return None
-        try:
-            spec = planner.propose(self._context([launch.spec for launch in running.values()]))
-        except AutopilotError as exc:
-            logger.warning("planner failed: %s", exc)
-            return None
-        if spec is None:
-            return None
-        assert state.data is not None and state.profile is not None
-        try:
-            validate_spec(spec, state.data.task, state.profile)
-        except SpecValidationError:
-            deferred.append(spec)
-            return None
-        return self._prepare(spec)
 
     def _experiment_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -334,14 +307,20 @@ class Session:
         self._advance("finalizing", f"Stopping: {self.state.termination_reason}")
 
     def _launch_next(
-        self, planner: Planner, running: dict[Future[ExecutionOutcome], Launch]
+        self,
+        planner: Planner,
+        running: dict[Future[ExecutionOutcome], Launch],
+        deferred: list[ExperimentSpec] | None = None,
     ) -> tuple[str | None, Launch | None]:
         """(stop reason, launch): the next experiment, or why none should start now.
 
-        (None, None) means: nothing to start now, wait for a running experiment.
+        (None, None) means: nothing to start now, wait for a running experiment. With
+        ``deferred``, a design that fails validation goes there instead of being recorded now
+        (beside the baseline, which must be recorded first).
         """
         for _ in range(MAX_INVALID_IN_A_ROW):
-            reason = self._termination_reason(planner, in_flight=len(running))
+            designed = [launch for launch in running.values() if launch.spec.source != "baseline"]
+            reason = self._termination_reason(planner, in_flight=len(designed))
             if reason:
                 return reason, None
             try:
@@ -351,6 +330,9 @@ class Session:
                 spec = None
             if spec is None:
                 return (None if running else "the planner has nothing left worth trying"), None
+            if deferred is not None and not self._valid(spec):
+                deferred.append(spec)
+                return None, None
             launch = self._prepare(spec)
             if launch is not None:
                 return None, launch
@@ -385,6 +367,14 @@ class Session:
         self._record(self._unique_name(spec), result, started_at, observe=False)
 
     # ---- one experiment ----------------------------------------------------------------
+    def _valid(self, spec: ExperimentSpec) -> bool:
+        assert self.state.data is not None and self.state.profile is not None
+        try:
+            validate_spec(spec, self.state.data.task, self.state.profile)
+        except SpecValidationError:
+            return False
+        return True
+
     def _prepare(self, spec: ExperimentSpec) -> Launch | None:
         """Validate and render; an invalid spec is recorded as failed and None returned."""
         state = self.state
@@ -568,17 +558,12 @@ class Session:
         cap = self.state.config.experiment_timeout
         return max(0.1, min(available, cap) if cap else available)
 
-    def _termination_reason(self, planner: Planner, in_flight: int = 0) -> str | None:
+    def _termination_reason(self, planner: Planner, in_flight: int) -> str | None:
         state = self.state
         config = state.config
-        constraints = state.constraints
-        limit = constraints.max_iterations or config.max_iterations
-        designed = sum(1 for r in state.experiments if r.spec.model != "ensemble")
-        if designed - 1 + in_flight >= limit:  # running ones count as done
-            return f"max iterations ({limit}) reached"
-        reason = self._check_criteria(planner)
-        if reason is not None and reason.startswith(PLATEAU) and self._blend_lifts_plateau():
-            reason = self._check_criteria(planner)  # the blend is a new best: look again
+        reason = self._check_criteria(planner, in_flight)
+        if reason is not None and reason.startswith(PLATEAU_REASON) and self._blend_lifts_plateau():
+            reason = self._check_criteria(planner, in_flight)  # the blend is a new best
         if reason is None and self.time_left() - self.final_reserve() < MIN_EXPERIMENT_SECONDS:
             reason = (
                 f"time budget of {config.time_budget:g} s nearly used; the rest is kept "
@@ -586,12 +571,13 @@ class Session:
             )
         return reason
 
-    def _check_criteria(self, planner: Planner) -> str | None:
+    def _check_criteria(self, planner: Planner, in_flight: int) -> str | None:
         state = self.state
         config = state.config
         constraints = state.constraints
         view = TerminationView(
             records=state.experiments,
+            in_flight=in_flight,
             metric=state.metric,
             max_iterations=constraints.max_iterations or config.max_iterations,
             time_used=self.clock.used(),

@@ -18,6 +18,9 @@ from ml_autopilot.state import ExperimentRecord, MetricInfo
 log = get_logger("termination")
 
 
+PLATEAU_REASON = "plateau:"  # how the plateau criterion's reason begins
+
+
 @dataclass(frozen=True)
 class TerminationView:
     """Everything the criteria may look at; ``records`` includes the baseline (iteration 0)."""
@@ -31,6 +34,7 @@ class TerminationView:
     min_improvement: float
     target_score: float | None = None
     planner_stop_reason: str | None = None
+    in_flight: int = 0  # experiments running now: they count toward max iterations
 
     @property
     def experiments_after_baseline(self) -> int:
@@ -59,7 +63,7 @@ class MaxIterations(Criterion):
     """Stop once ``max_iterations`` experiments have run after the baseline."""
 
     def should_stop(self, view: TerminationView) -> str | None:
-        if view.experiments_after_baseline >= view.max_iterations:
+        if view.experiments_after_baseline + view.in_flight >= view.max_iterations:
             return f"max iterations ({view.max_iterations}) reached"
         return None
 
@@ -91,10 +95,10 @@ class Plateau(Criterion):
         if since < view.plateau:
             return None
         if reference is None:
-            return f"plateau: {since} experiments without a successful result"
+            return f"{PLATEAU_REASON} {since} experiments without a successful result"
         return (
-            f"plateau: {since} experiments without a {_pct(view.min_improvement)} improvement "
-            f"over {_num(reference)}"
+            f"{PLATEAU_REASON} {since} experiments without a {_pct(view.min_improvement)} "
+            f"improvement over {_num(reference)}"
         )
 
     @staticmethod

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest
 from ml_autopilot.execution.local import default_memory_limit_mb, outcome_from_run
-from ml_autopilot.execution.threads import THREAD_VARIABLES, thread_environment
+from ml_autopilot.execution.threads import thread_environment
 
 STDOUT_NAME = "stdout.txt"
 STDERR_NAME = "stderr.txt"
@@ -27,7 +27,6 @@ STDERR_NAME = "stderr.txt"
 __all__ = [
     "STDERR_NAME",
     "STDOUT_NAME",
-    "THREAD_VARIABLES",
     "kill_process_group",
     "memory_limit_bytes",
     "outcome_from_files",

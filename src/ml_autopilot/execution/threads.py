@@ -12,7 +12,6 @@ from __future__ import annotations
 
 OMP_VARIABLES = ("OMP_NUM_THREADS",)
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-THREAD_VARIABLES = OMP_VARIABLES + BLAS_VARIABLES
 
 
 def thread_environment(n_threads: int) -> dict[str, str]:

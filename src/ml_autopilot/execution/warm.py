@@ -62,7 +62,7 @@ import time
 import traceback
 import weakref
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,7 +106,6 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "joblib",
 )
 BOOT = "from ml_autopilot.execution.warm import zygote_main; zygote_main()"
-ZYGOTE = "zygote"  # the key of the one zygote in ``WarmExecutor._zygotes``
 SPAWN_TIMEOUT = 30.0  # seconds for the zygote to answer a request with the child's pid
 KILL_GRACE = 10.0  # seconds for the zygote to report a killed child
 CLOSE_GRACE = 5.0  # seconds for the zygote to exit after its stdin closes
@@ -137,12 +136,12 @@ class WarmExecutor(Executor):
         self.preload = tuple(preload)
         self.startup_timeout = startup_timeout
         self.fallback = fallback or LocalExecutor()
-        self._zygotes: dict[str, _Zygote] = {}  # at most one, under ZYGOTE
+        self._slot = _Slot()  # the zygote, once started
         self._lock = threading.Lock()
         self._start_failures = 0
         self._live: set[int] = set()  # pids of the children running now
         self._live_lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _close_zygotes, self._zygotes, self._lock)
+        self._finalizer = weakref.finalize(self, _close_slot, self._slot, self._lock)
 
     # ---- public ------------------------------------------------------------------------
     def start(self, wait: bool = True) -> None:
@@ -158,7 +157,7 @@ class WarmExecutor(Executor):
 
     def zygote_pid(self) -> int | None:
         """The pid of the running zygote, if there is one."""
-        zygote = self._zygotes.get(ZYGOTE)
+        zygote = self._slot.zygote
         return zygote.pid if zygote is not None and not zygote.dead else None
 
     @property
@@ -200,7 +199,7 @@ class WarmExecutor(Executor):
     def close(self) -> None:
         """Stop every zygote (their running children are killed); a later ``run`` starts a new
         one. Also done when the executor is garbage-collected and at interpreter exit."""
-        _close_zygotes(self._zygotes, self._lock)
+        _close_slot(self._slot, self._lock)
 
     def __enter__(self) -> WarmExecutor:
         return self
@@ -212,19 +211,19 @@ class WarmExecutor(Executor):
     def _zygote(self, replacing: _Zygote | None = None) -> _Zygote:
         """The live zygote; started, or restarted in place of ``replacing``."""
         with self._lock:
-            current = self._zygotes.get(ZYGOTE)
+            current = self._slot.zygote
             if current is not None and not current.dead and current is not replacing:
                 return current
             if current is not None:
                 current.close()
-                del self._zygotes[ZYGOTE]
+                self._slot.zygote = None
             try:
                 zygote = _Zygote(self.preload, self.startup_timeout)
             except ZygoteError:
                 self._start_failures += 1
                 raise
             self._start_failures = 0
-            self._zygotes[ZYGOTE] = zygote
+            self._slot.zygote = zygote
             return zygote
 
     # ---- one request -------------------------------------------------------------------
@@ -292,11 +291,19 @@ def _returncode_after_kill(replies: queue.Queue[dict[str, Any]]) -> int:
     return int(reply.get("returncode", -9))
 
 
-def _close_zygotes(zygotes: dict[str, _Zygote], lock: threading.Lock) -> None:
+@dataclass
+class _Slot:
+    """Holds the executor's zygote; shared with the finalizer, which must not hold the
+    executor itself."""
+
+    zygote: _Zygote | None = None
+
+
+def _close_slot(slot: _Slot, lock: threading.Lock) -> None:
     with lock:
-        for zygote in zygotes.values():
-            zygote.close()
-        zygotes.clear()
+        if slot.zygote is not None:
+            slot.zygote.close()
+            slot.zygote = None
 
 
 class _Zygote:
@@ -651,18 +658,16 @@ def _enter_workdir(message: dict[str, Any]) -> None:
 
 
 def _size_thread_pools(env: dict[str, str]) -> None:
-    """Give the OpenMP and BLAS libraries the zygote loaded the request's thread counts.
+    """Give the OpenMP libraries the zygote loaded the request's thread count.
 
     They read their variables when the zygote imported them (with one thread), so a child that
     asks for more sets the pools through threadpoolctl (scikit-learn's own dependency)."""
     omp = int(env.get("OMP_NUM_THREADS", "1"))
-    blas = int(env.get("OPENBLAS_NUM_THREADS", "1"))
-    if omp == 1 and blas == 1:
+    if omp == 1:  # as imported; BLAS always keeps its one thread (see ``threads``)
         return
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=omp, user_api="openmp")
-    threadpool_limits(limits=blas, user_api="blas")
 
 
 def _redirect(target: int, path: str, flags: int) -> None:

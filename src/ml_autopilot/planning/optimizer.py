@@ -282,20 +282,17 @@ class OptimizerPlanner(Planner):
         higher learning rate, so the rounds the budget allows go further."""
         limited = [
             r
-            for r in _successes(history)
-            if r.result.time_limited_folds
-            and isinstance(r.spec.params.get("learning_rate"), int | float)
-            and r.spec.params["learning_rate"] < MAX_LEARNING_RATE
+            for r in _out_of_time(history)
+            if (_learning_rate(r.spec.params) or 0.0) < MAX_LEARNING_RATE
             and r.spec.model not in self.constraints.avoided_models
         ]
-        if not limited:
+        base = _best(limited, self.metric)
+        if base is None:
             return []
-        sign = 1.0 if self.metric.direction == "maximize" else -1.0
-        base = max(limited, key=lambda r: sign * (r.result.cv_score or 0.0))
         name = f"{base.spec.name.removesuffix('_faster')}_faster"
         if name in names:
             return []
-        rate = min(MAX_LEARNING_RATE, float(base.spec.params["learning_rate"]) * FASTER)
+        rate = min(MAX_LEARNING_RATE, (_learning_rate(base.spec.params) or 0.0) * FASTER)
         folds = base.result.time_limited_folds
         return [
             Candidate(
@@ -417,16 +414,25 @@ class OptimizerPlanner(Planner):
 def _slower_than_time_limited(entry: PortfolioEntry, history: list[ExperimentRecord]) -> bool:
     """A portfolio entry with a lower learning rate than a run of its model that ran out of
     time: it would run out of time too, further from a good fit."""
-    rate = entry.params.get("learning_rate")
-    if not isinstance(rate, int | float):
-        return False
-    return any(
-        r.spec.model == entry.model
-        and r.result.time_limited_folds
-        and isinstance(r.spec.params.get("learning_rate"), int | float)
-        and rate <= r.spec.params["learning_rate"]
-        for r in history
+    rate = _learning_rate(entry.params)
+    return rate is not None and any(
+        r.spec.model == entry.model and rate <= (_learning_rate(r.spec.params) or 0.0)
+        for r in _out_of_time(history)
     )
+
+
+def _learning_rate(params: dict[str, Any]) -> float | None:
+    rate = params.get("learning_rate")
+    return float(rate) if isinstance(rate, int | float) and not isinstance(rate, bool) else None
+
+
+def _out_of_time(history: list[ExperimentRecord]) -> list[ExperimentRecord]:
+    """Successful boosting runs that stopped at their time limit, with a learning rate."""
+    return [
+        r
+        for r in _successes(history)
+        if r.result.time_limited_folds and _learning_rate(r.spec.params) is not None
+    ]
 
 
 def _taken_names(context: PlanningContext) -> set[str]:
