@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import math
+import time
+from pathlib import Path
 
-from ml_autopilot.timing import checked_spans, covered_seconds
+import pytest
+
+from ml_autopilot.codegen.render import RenderRequest, write_script
+from ml_autopilot.config import RunConfig
+from ml_autopilot.data.loading import prepare_data
+from ml_autopilot.data.profiling import profile_data
+from ml_autopilot.execution.base import ExecutionRequest
+from ml_autopilot.execution.local import LocalExecutor
+from ml_autopilot.session import result_from_outcome
+from ml_autopilot.state import ExperimentSpec, Preprocessing
+from ml_autopilot.timing import SPANS_FILE, checked_spans, covered_seconds, spans_until_stopped
+from tests.conftest import make_classification_frame
 
 
 def test_overlapping_spans_count_once() -> None:
@@ -24,3 +37,43 @@ def test_only_well_formed_spans_are_kept() -> None:
     assert checked_spans(raw) == [(1.0, 2.0), (4.0, 5.5)]
     assert checked_spans({"a": 1}) == []
     assert checked_spans(None) == []
+
+
+def test_spans_of_a_stopped_script_close_the_open_one_at_the_stop(tmp_path: Path) -> None:
+    lines = ["[10.0]", "[10.0, 12.0]", "[12.5]", "[12.5, 14.0]", "[15.0]", "[15.5", "garbage"]
+    (tmp_path / SPANS_FILE).write_text("\n".join(lines), encoding="utf-8")
+    assert spans_until_stopped(tmp_path, stopped_at=20.0) == [
+        (10.0, 12.0),
+        (12.5, 14.0),
+        (15.0, 20.0),
+    ]
+    assert spans_until_stopped(tmp_path / "missing", stopped_at=20.0) == []
+
+
+def test_a_killed_experiment_keeps_the_time_its_model_was_fitting(tmp_path: Path) -> None:
+    """A forest with no time limit is killed at its timeout; its spans still reach the result."""
+    frame = make_classification_frame(3000, seed=1)
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    config = RunConfig(
+        data_path=str(tmp_path / "data.csv"), target="species", output_dir=str(tmp_path / "run")
+    )
+    info, train = prepare_data(config, tmp_path / "run")
+    profile = profile_data(train, "species", "classification")
+    spec = ExperimentSpec(
+        name="endless_forest",
+        model="random_forest",
+        params={"n_estimators": 20_000},
+        preprocessing=Preprocessing(encoding="ordinal"),
+        hypothesis="h",
+        reasoning="r",
+    )
+    workdir = tmp_path / "run" / "experiments" / "001"
+    script = write_script(RenderRequest(1, spec, info, profile, 3, 0, 1, workdir))
+    outcome = LocalExecutor().run(ExecutionRequest(script=script, workdir=workdir, timeout=6.0))
+    stopped = time.time()
+    result = result_from_outcome(outcome, script)
+    assert result.status == "timeout"
+    assert result.model_spans, "the fold being fitted at the kill is a model span"
+    end = result.model_spans[-1][1]
+    assert end == pytest.approx(stopped, abs=1.0)
+    assert covered_seconds(result.model_spans) > 2.0  # most of the 6 s went into fitting

@@ -11,8 +11,9 @@ import math
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -50,7 +51,7 @@ from ml_autopilot.state import (
     utc_now,
 )
 from ml_autopilot.termination import PLATEAU_REASON, TerminationView, check_termination
-from ml_autopilot.timing import checked_spans
+from ml_autopilot.timing import checked_spans, spans_until_stopped
 from ml_autopilot.tracking.base import NullTracker, Tracker
 
 logger = get_logger("session")
@@ -339,20 +340,32 @@ class Session:
         return (None if running else "the planner keeps proposing invalid experiments"), None
 
     def _finalize(self) -> None:
-        if self.state.experiments and self.state.experiments[-1].spec.model != "ensemble":
-            self._ensemble()
+        with _timed("ensemble"):
+            if self.state.experiments and self.state.experiments[-1].spec.model != "ensemble":
+                self._ensemble()
         directions.close_all(self.state)
         directions.write_files(self.state, self.run_dir)
-        self.state.final = finalize(self.state, self.executor, self.time_left())
+        with _timed("final refit"):
+            self.state.final = finalize(self.state, self.executor, self.time_left())
         self.save()
-        self.tracker.log_final(self.state)
-        self._collect_planner_outputs()
-        self.state.phase = "done"  # the report describes the finished session
-        written = build_all(self.state, self.run_dir)
+        # The final model goes to MLflow while the report is written: neither reads what the
+        # other writes (the tracker sets only ``state.tracking``), so the two overlap.
+        with ThreadPoolExecutor(max_workers=1) as background:
+            logged = background.submit(self._timed_final_logging)
+            self._collect_planner_outputs()
+            self.state.phase = "done"  # the report describes the finished session
+            with _timed("report"):
+                written = build_all(self.state, self.run_dir)
+            logged.result()
         self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
         control.clear_stop(self.run_dir)
-        self.tracker.close(self.state)
+        with _timed("MLflow close"):
+            self.tracker.close(self.state)
         self.save()
+
+    def _timed_final_logging(self) -> None:
+        with _timed("MLflow final logging"):
+            self.tracker.log_final(self.state)
 
     def _ensemble(self) -> None:
         """Blend the best experiments' out-of-fold predictions; recorded as an experiment."""
@@ -676,6 +689,16 @@ class Session:
         save_state(self.state, self.run_dir)
 
 
+@contextmanager
+def _timed(step: str) -> Iterator[None]:
+    """Log how long one step of the end phase took (debug level, for time accounting)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        logger.debug("%s took %.2f s", step, time.perf_counter() - started)
+
+
 def result_from_outcome(outcome: ExecutionOutcome, script: Path) -> ExperimentResult:
     """Turn what a script produced into a result; bad payloads become failures."""
     common = {
@@ -683,8 +706,11 @@ def result_from_outcome(outcome: ExecutionOutcome, script: Path) -> ExperimentRe
         "output_tail": outcome.output_tail,
         "script_path": str(script),
     }
-    if outcome.status != "success":
-        return ExperimentResult(status=outcome.status, error=outcome.error, **common)
+    if outcome.status != "success":  # the models it was fitting still took their time
+        spans = spans_until_stopped(script.parent, time.time())
+        return ExperimentResult(
+            status=outcome.status, error=outcome.error, model_spans=spans, **common
+        )
     payload = outcome.payload
     try:
         cv_score = float(payload["cv_score"])

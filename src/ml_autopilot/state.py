@@ -186,9 +186,11 @@ class ExperimentResult(Record):
     fold_scores: list[float] = Field(default_factory=list)
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
     fit_time: float | None = Field(None, description="seconds fitting, summed over folds")
-    best_rounds: list[int] = Field(default_factory=list, description="early stopping per fold")
+    best_rounds: list[int] = Field(
+        default_factory=list, description="boosting rounds (early stopping) or trees, per fold"
+    )
     time_limited_folds: int = Field(
-        0, description="folds whose boosting stopped at their share of the time limit"
+        0, description="folds whose boosting or tree growth stopped at their share of the limit"
     )
     refit_params: dict[str, Any] = Field(
         default_factory=dict, description="overrides for the final refit (e.g. rounds found)"

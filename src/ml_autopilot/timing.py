@@ -9,13 +9,16 @@ code generation, process start, logging and the report.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
+from pathlib import Path
 
 from ml_autopilot.state import SessionState
 
 Span = tuple[float, float]
 MAX_SPANS = 10_000  # a script reports one span per fold; more than this is not ours
+SPANS_FILE = "model_spans.jsonl"  # a script's spans as they happen: [start], then [start, end]
 
 
 def checked_spans(value: object) -> list[Span]:
@@ -32,6 +35,30 @@ def checked_spans(value: object) -> list[Span]:
         if math.isfinite(start) and math.isfinite(end) and start <= end:
             spans.append((float(start), float(end)))
     return spans
+
+
+def spans_until_stopped(workdir: Path, stopped_at: float) -> list[Span]:
+    """The spans a script noted before it was killed or crashed; one still open (a model that
+    was fitting when the script stopped) ends at ``stopped_at``."""
+    try:
+        lines = (workdir / SPANS_FILE).read_text(encoding="utf-8").splitlines()[: 2 * MAX_SPANS]
+    except OSError:
+        return []
+    opened: list[float] = []
+    closed: list[list[float]] = []
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError:  # a line cut short by the kill
+            continue
+        if isinstance(item, list) and len(item) == 1:
+            opened += [x for x in item if isinstance(x, int | float) and not isinstance(x, bool)]
+        elif isinstance(item, list):
+            closed.append(item)
+    spans = checked_spans(closed)
+    ends = {start for start, _ in spans}
+    still_open = [[start, max(start, stopped_at)] for start in opened if start not in ends]
+    return spans + checked_spans(still_open)
 
 
 def covered_seconds(

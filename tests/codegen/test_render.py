@@ -179,3 +179,52 @@ def test_boosting_stops_at_its_share_of_the_time_limit(model, tmp_path):
     assert all(0 < rounds < 20_000 for rounds in result["best_rounds"])
     # every fold stopped boosting by its deadline: 0.7 x 6 s over the three folds
     assert result["fit_time"] < 6.0
+
+
+def _run_cv_script(spec: ExperimentSpec, tmp_path: Path, time_limit: float) -> dict:
+    info, profile, run_dir = prepared(make_classification_frame(3000, seed=1), tmp_path)
+    workdir = run_dir / spec.name
+    workdir.mkdir(parents=True)
+    script = workdir / "experiment.py"
+    request = RenderRequest(1, spec, info, profile, 3, 0, 1, workdir, time_limit=time_limit)
+    script.write_text(render_script(request))
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("model", ["random_forest", "extra_trees"])
+def test_forest_stops_growing_at_its_share_of_the_time_limit(model, tmp_path):
+    """A forest too large for its time limit keeps the trees it grew and is refit with as many."""
+    spec = ExperimentSpec(
+        name=f"huge_{model}",
+        model=model,
+        params={"n_estimators": 20_000},
+        preprocessing=Preprocessing(encoding="ordinal"),
+        hypothesis="h",
+        reasoning="r",
+    )
+    result = _run_cv_script(spec, tmp_path, time_limit=6.0)
+    assert result["status"] == "success"
+    assert result["time_limited_folds"] == 3
+    trees = result["best_rounds"]
+    assert len(trees) == 3 and all(0 < t < 20_000 for t in trees)
+    assert result["refit_params"] == {"n_estimators": round(sum(trees) / 3)}
+    assert result["fit_time"] < 6.0  # 0.7 x 6 s over the three folds, with a chunk's slack
+
+
+def test_forest_with_time_to_spare_grows_every_tree(tmp_path):
+    spec = ExperimentSpec(
+        name="small_forest",
+        model="extra_trees",
+        params={"n_estimators": 40},
+        preprocessing=Preprocessing(encoding="ordinal"),
+        hypothesis="h",
+        reasoning="r",
+    )
+    result = _run_cv_script(spec, tmp_path, time_limit=120.0)
+    assert result["time_limited_folds"] == 0
+    assert result["best_rounds"] == [40, 40, 40]
+    assert result["refit_params"] == {}

@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from ml_autopilot.catalog.models import CATALOG
 from ml_autopilot.errors import ExperimentError
 from ml_autopilot.state import DataInfo, DataProfile, ExperimentSpec
+from ml_autopilot.timing import SPANS_FILE
 
 TEMPLATE = "experiment.py.j2"
 AST_RETRIES = 20
@@ -38,6 +39,10 @@ EARLY_STOPPING_FRACTION = 0.1
 # deadline keeps the rounds it has.
 BOOSTING_TIME_SHARE = 0.7
 MIN_FOLD_SECONDS = 1.0
+# Forests grow their trees in this many chunks (sklearn's warm_start) so a fold can stop adding
+# trees before its deadline, as a booster stops adding rounds.
+FOREST_MODELS = frozenset({"random_forest", "extra_trees"})
+FOREST_CHUNKS = 10
 SCRIPT_NAMES = {"cv": "experiment.py", "final": "final.py", "refit": "refit.py"}
 
 
@@ -157,16 +162,29 @@ def _early_stopping(request: RenderRequest) -> dict[str, Any] | None:
     param = EARLY_STOPPING_PARAM.get(request.spec.model)
     if request.mode != "cv" or param is None:
         return None
-    fold_seconds = None
-    if request.time_limit is not None and math.isfinite(request.time_limit):
-        share = request.time_limit * BOOSTING_TIME_SHARE / max(request.folds, 1)
-        fold_seconds = round(max(share, MIN_FOLD_SECONDS), 3)
     return {
         "param": param,
         "rounds": EARLY_STOPPING_ROUNDS,
         "fraction": EARLY_STOPPING_FRACTION,
-        "fold_seconds": fold_seconds,
+        "fold_seconds": _fold_seconds(request),
     }
+
+
+def _forest_growth(request: RenderRequest) -> dict[str, Any] | None:
+    """Time-limited tree growth for forests in CV: trees are added in chunks while the fold's
+    share of the time limit allows another chunk; None without a time limit."""
+    fold_seconds = _fold_seconds(request)
+    if request.mode != "cv" or request.spec.model not in FOREST_MODELS or fold_seconds is None:
+        return None
+    return {"param": "n_estimators", "chunks": FOREST_CHUNKS, "fold_seconds": fold_seconds}
+
+
+def _fold_seconds(request: RenderRequest) -> float | None:
+    """Each CV fold's share of the experiment's time limit (fold k ends k shares in)."""
+    if request.time_limit is None or not math.isfinite(request.time_limit):
+        return None
+    share = request.time_limit * BOOSTING_TIME_SHARE / max(request.folds, 1)
+    return round(max(share, MIN_FOLD_SECONDS), 3)
 
 
 def render_script(request: RenderRequest) -> str:
@@ -201,6 +219,8 @@ def render_script(request: RenderRequest) -> str:
             **(request.params_override or {}),
         },
         "early_stopping": _early_stopping(request),
+        "forest_growth": _forest_growth(request),
+        "spans_file": SPANS_FILE,
         "preprocessing": spec.preprocessing.model_dump(),
         "estimator_import": _estimator_import(spec, data),
         "owned_args": _owned_args(spec),

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
+from threadpoolctl import threadpool_limits
 
 from ml_autopilot.log import get_logger
 from ml_autopilot.predict import prepare_features
@@ -99,7 +100,10 @@ class FittedModel:
 def compute_importance(state: SessionState, run_dir: Path) -> ImportanceResult:
     """Permutation importance of the final model; never raises, says why when unavailable."""
     try:
-        return _compute(state, Path(run_dir))
+        # Predictions on a few hundred rows gain nothing from threads, and each of a booster's
+        # many small parallel regions costs thread start-up and barriers: one thread here.
+        with threadpool_limits(limits=1):
+            return _compute(state, Path(run_dir))
     except Exception as exc:  # a report must not fail because of one section
         logger.warning("feature importance failed: %s", exc)
         return ImportanceResult(unavailable=f"it could not be computed ({_one_line(exc)})")
