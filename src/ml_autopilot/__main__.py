@@ -1,5 +1,5 @@
 """`python -m ml_autopilot` runs the CLI."""
 
-from ml_autopilot.cli import app
+from ml_autopilot.cli import main
 
-app(prog_name="autopilot")
+main()

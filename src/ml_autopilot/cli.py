@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import select
 import sys
 import time
@@ -465,5 +466,23 @@ def ui(
         mlflow_ui.stop_ui(process)
 
 
-def main() -> None:  # pragma: no cover
-    app()
+def main() -> None:
+    """The console entry point: run the command, then leave at once.
+
+    By the time a command returns, everything it wrote is closed (the state is saved
+    atomically, the executor and MLflow run are closed); what is left is the interpreter's
+    teardown of every imported library and their exit hooks, about a second here. Logs and the
+    console are flushed, then the process exits with the command's code. An unexpected
+    exception still propagates with its traceback.
+    """
+    try:
+        app(prog_name="autopilot")
+        code = 0
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            sys.stderr.write(exc.code + "\n")
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

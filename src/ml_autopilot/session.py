@@ -7,8 +7,10 @@ experiment, so a session stopped at any point (Ctrl+C, kill -9) resumes where it
 
 from __future__ import annotations
 
+import importlib
 import math
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,7 +39,6 @@ from ml_autopilot.finalize import finalize
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext, baseline_spec
 from ml_autopilot.planning.factory import make_planner, resolve_planner_name
-from ml_autopilot.reporting.build import build_all
 from ml_autopilot.state import (
     ExperimentRecord,
     ExperimentResult,
@@ -55,6 +56,7 @@ from ml_autopilot.timing import checked_spans, spans_until_stopped
 from ml_autopilot.tracking.base import NullTracker, Tracker
 
 logger = get_logger("session")
+REPORTING_MODULE = "ml_autopilot.reporting.build"  # imported only for the end phase
 EXPERIMENTS_DIR = "experiments"
 MIN_EXPERIMENT_SECONDS = 5.0
 MAX_INVALID_IN_A_ROW = 5
@@ -192,6 +194,7 @@ class Session:
             self.tracker.close(state)
             return
         if state.phase in ("baseline", "iterating"):
+            _preload(REPORTING_MODULE)  # matplotlib and plotly load while experiments run
             self._iterate()
         if state.phase == "finalizing":
             self._finalize()
@@ -355,6 +358,8 @@ class Session:
             self._collect_planner_outputs()
             self.state.phase = "done"  # the report describes the finished session
             with _timed("report"):
+                from ml_autopilot.reporting.build import build_all  # preloaded meanwhile
+
                 written = build_all(self.state, self.run_dir)
             logged.result()
         self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
@@ -687,6 +692,19 @@ class Session:
     def save(self) -> None:
         self.state.elapsed_seconds = self.clock.used()
         save_state(self.state, self.run_dir)
+
+
+def _preload(module: str) -> None:
+    """Import ``module`` in a background thread, off the critical path; an import error is
+    left for the code that needs the module to raise."""
+
+    def load() -> None:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # pragma: no cover - re-raised where the module is used
+            logger.debug("preloading %s failed: %s", module, exc)
+
+    threading.Thread(target=load, name=f"preload {module}", daemon=True).start()
 
 
 @contextmanager

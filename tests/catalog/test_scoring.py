@@ -17,7 +17,34 @@ def test_classification_metrics_agree(metric: str, n_classes: int) -> None:
     proba = RNG.dirichlet(np.ones(n_classes), 200)
     labels, proba = labels_from("classification", proba)
     expected = score_all("classification", n_classes, truth, labels, proba)[metric]
-    assert score_one(metric, "classification", n_classes, truth, labels, proba) == expected
+    assert score_one(metric, "classification", n_classes, truth, labels, proba) == pytest.approx(
+        expected, rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_f1_and_auc_agree_with_ties_and_missing_classes(n_classes: int) -> None:
+    """Coarse probabilities (many ties) and a class never predicted nor present."""
+    truth = RNG.integers(0, n_classes - 1 if n_classes > 2 else 2, 500)
+    proba = np.round(RNG.dirichlet(np.ones(n_classes), 500), 1)
+    proba[:, -1] = 0.0 if n_classes > 2 else proba[:, -1]
+    proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+    labels, proba = labels_from("classification", proba)
+    expected = score_all("classification", n_classes, truth, labels, proba)
+    for metric in ("f1", "roc_auc"):
+        got = score_one(metric, "classification", n_classes, truth, labels, proba)
+        if np.isnan(expected[metric]):
+            assert np.isnan(got)
+        else:
+            assert got == pytest.approx(expected[metric], rel=1e-12)
+
+
+def test_binary_auc_with_one_class_is_nan_as_in_score_all() -> None:
+    truth = np.zeros(20, dtype=int)
+    proba = RNG.dirichlet(np.ones(2), 20)
+    labels, proba = labels_from("classification", proba)
+    assert np.isnan(score_all("classification", 2, truth, labels, proba)["roc_auc"])
+    assert np.isnan(score_one("roc_auc", "classification", 2, truth, labels, proba))
 
 
 @pytest.mark.parametrize("metric", ["rmse", "mae", "r2"])

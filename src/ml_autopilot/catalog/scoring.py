@@ -7,6 +7,7 @@ predictions, and its holdout score); a test keeps it equal to the templates' ``s
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 from ml_autopilot.config import TaskType
@@ -70,7 +71,35 @@ def score_one(
         assert proba is not None
         classes = list(range(n_classes))
         return float(skm.log_loss(truth, np.clip(proba, 1e-15, 1.0), labels=classes))
+    if metric == "f1":
+        return _f1(np.asarray(truth), np.asarray(labels), n_classes)
+    if metric == "roc_auc" and n_classes == 2:
+        assert proba is not None
+        return _binary_auc(np.asarray(truth), proba[:, 1])
     return score_all(task, n_classes, truth, labels, proba)[metric]
+
+
+def _f1(truth: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
+    """sklearn's F1 (binary: class 1; multiclass: macro over every class, 0 where undefined)."""
+    confusion = np.bincount(
+        truth.astype(np.int64) * n_classes + labels.astype(np.int64), minlength=n_classes**2
+    ).reshape(n_classes, n_classes)
+    tp = np.diag(confusion).astype("float64")
+    denominator = confusion.sum(axis=0) + confusion.sum(axis=1)  # 2tp + fp + fn
+    f1 = np.divide(2 * tp, denominator, out=np.zeros(n_classes), where=denominator > 0)
+    return float(f1[1]) if n_classes == 2 else float(f1.mean())
+
+
+def _binary_auc(truth: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic (ties count half): sklearn's value, without its
+    input checks; NaN when only one class is present, as ``score_all`` reports it."""
+    positives = truth == 1
+    n_pos = int(positives.sum())
+    n_neg = len(truth) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def labels_from(task: TaskType, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
