@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ml_autopilot.config import RunConfig
+from ml_autopilot.state import ExperimentSpec, Preprocessing
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
@@ -56,6 +57,18 @@ def regression_csv(tmp_path: Path) -> Path:
     path = tmp_path / "prices.csv"
     make_regression_frame().to_csv(path, index=False)
     return path
+
+
+def forest_spec(model: str, trees: int, name: str | None = None) -> ExperimentSpec:
+    """A random forest or extra-trees spec with ``trees`` trees, ordinal-encoded."""
+    return ExperimentSpec(
+        name=name or f"{model}_{trees}",
+        model=model,
+        params={"n_estimators": trees},
+        preprocessing=Preprocessing(encoding="ordinal"),
+        hypothesis="h",
+        reasoning="r",
+    )
 
 
 def run_config(data: Path, target: str, run_dir: Path, **overrides: object) -> RunConfig:

@@ -15,9 +15,8 @@ from ml_autopilot.data.profiling import profile_data
 from ml_autopilot.execution.base import ExecutionRequest
 from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.session import result_from_outcome
-from ml_autopilot.state import ExperimentSpec, Preprocessing
 from ml_autopilot.timing import SPANS_FILE, checked_spans, covered_seconds, spans_until_stopped
-from tests.conftest import make_classification_frame
+from tests.conftest import forest_spec, make_classification_frame
 
 
 def test_overlapping_spans_count_once() -> None:
@@ -59,14 +58,7 @@ def test_a_killed_experiment_keeps_the_time_its_model_was_fitting(tmp_path: Path
     )
     info, train = prepare_data(config, tmp_path / "run")
     profile = profile_data(train, "species", "classification")
-    spec = ExperimentSpec(
-        name="endless_forest",
-        model="random_forest",
-        params={"n_estimators": 20_000},
-        preprocessing=Preprocessing(encoding="ordinal"),
-        hypothesis="h",
-        reasoning="r",
-    )
+    spec = forest_spec("random_forest", 20_000, name="endless_forest")
     workdir = tmp_path / "run" / "experiments" / "001"
     script = write_script(RenderRequest(1, spec, info, profile, 3, 0, 1, workdir))
     outcome = LocalExecutor().run(ExecutionRequest(script=script, workdir=workdir, timeout=6.0))

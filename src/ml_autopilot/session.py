@@ -424,6 +424,7 @@ class Session:
                 n_threads=state.config.threads_per_experiment,
                 output_dir=workdir,
                 time_limit=timeout,
+                time_budget=state.config.time_budget,
             )
         )
         request = ExecutionRequest(

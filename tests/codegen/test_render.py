@@ -20,7 +20,7 @@ from ml_autopilot.errors import ExperimentError
 from ml_autopilot.planning.base import baseline_spec
 from ml_autopilot.predict import prepare_features
 from ml_autopilot.state import ExperimentSpec, Preprocessing
-from tests.conftest import INJECTION, make_classification_frame
+from tests.conftest import INJECTION, forest_spec, make_classification_frame
 
 
 @pytest.fixture
@@ -198,15 +198,7 @@ def _run_cv_script(spec: ExperimentSpec, tmp_path: Path, time_limit: float) -> d
 @pytest.mark.parametrize("model", ["random_forest", "extra_trees"])
 def test_forest_stops_growing_at_its_share_of_the_time_limit(model, tmp_path):
     """A forest too large for its time limit keeps the trees it grew and is refit with as many."""
-    spec = ExperimentSpec(
-        name=f"huge_{model}",
-        model=model,
-        params={"n_estimators": 20_000},
-        preprocessing=Preprocessing(encoding="ordinal"),
-        hypothesis="h",
-        reasoning="r",
-    )
-    result = _run_cv_script(spec, tmp_path, time_limit=6.0)
+    result = _run_cv_script(forest_spec(model, 20_000), tmp_path, time_limit=6.0)
     assert result["status"] == "success"
     assert result["time_limited_folds"] == 3
     trees = result["best_rounds"]
@@ -216,15 +208,32 @@ def test_forest_stops_growing_at_its_share_of_the_time_limit(model, tmp_path):
 
 
 def test_forest_with_time_to_spare_grows_every_tree(tmp_path):
-    spec = ExperimentSpec(
-        name="small_forest",
-        model="extra_trees",
-        params={"n_estimators": 40},
-        preprocessing=Preprocessing(encoding="ordinal"),
-        hypothesis="h",
-        reasoning="r",
-    )
-    result = _run_cv_script(spec, tmp_path, time_limit=120.0)
+    result = _run_cv_script(forest_spec("extra_trees", 40), tmp_path, time_limit=120.0)
     assert result["time_limited_folds"] == 0
     assert result["best_rounds"] == [40, 40, 40]
     assert result["refit_params"] == {}
+
+
+def _constant(source: str, name: str):
+    line = next(line for line in source.splitlines() if line.startswith(f"{name} = "))
+    return ast.literal_eval(line.split(" = ", 1)[1])
+
+
+def test_a_forest_gets_at_most_a_quarter_of_the_budget_a_booster_all_its_limit(tmp_path):
+    info, profile, run_dir = prepared(make_classification_frame(200), tmp_path)
+
+    def render(spec: ExperimentSpec, budget: float | None) -> str:
+        request = RenderRequest(
+            1, spec, info, profile, 5, 0, 1, run_dir / "x", time_limit=100.0, time_budget=budget
+        )
+        return render_script(request)
+
+    forest = render(forest_spec("extra_trees", 300), budget=60.0)
+    assert _constant(forest, "FOREST_GROWTH")["fold_seconds"] == pytest.approx(60 * 0.25 * 0.7 / 5)
+    uncapped = render(forest_spec("extra_trees", 300), budget=None)
+    assert _constant(uncapped, "FOREST_GROWTH")["fold_seconds"] == pytest.approx(100 * 0.7 / 5)
+    booster = ExperimentSpec(
+        name="lgbm", model="lightgbm", params={}, hypothesis="h", reasoning="r"
+    )
+    early = _constant(render(booster, budget=60.0), "EARLY_STOPPING")
+    assert early["fold_seconds"] == pytest.approx(100 * 0.7 / 5)
