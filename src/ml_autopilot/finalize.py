@@ -22,7 +22,7 @@ from ml_autopilot.codegen.render import Mode, RenderRequest, write_script
 from ml_autopilot.ensemble import WeightedEnsemble, encoded_target
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.log import get_logger
-from ml_autopilot.predict import prepare_features
+from ml_autopilot.predict import prepare_features, use_threads
 from ml_autopilot.state import ExperimentRecord, FinalResult, SessionState
 from ml_autopilot.timing import Span, checked_spans
 
@@ -209,6 +209,7 @@ def _score_holdout(state: SessionState, bundle: dict) -> dict[str, float]:
     holdout = pd.read_parquet(state.data.holdout_path)
     features = prepare_features(holdout, bundle["numeric_columns"], bundle["categorical_columns"])
     model = bundle["pipeline"]
+    use_threads(model, state.config.n_threads)  # the members were refit beside each other
     raw = (
         model.predict_proba(features)
         if state.data.task == "classification"

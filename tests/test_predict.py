@@ -1,0 +1,54 @@
+"""Saved models predict with every core, however many threads they were fitted with."""
+
+from __future__ import annotations
+
+import numpy as np
+from catboost import CatBoostClassifier
+from lightgbm import LGBMClassifier
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.ensemble import ExtraTreesRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from xgboost import XGBClassifier
+
+from ml_autopilot.ensemble import WeightedEnsemble
+from ml_autopilot.predict import use_threads
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(80, 3))
+Y_CLASS = (X[:, 0] > 0).astype(int)
+
+
+def _fitted(model, y):
+    return Pipeline([("scale", StandardScaler()), ("model", model)]).fit(X, y)
+
+
+def test_every_model_in_a_blend_and_a_target_transform_gets_the_threads() -> None:
+    boosters = [
+        _fitted(LGBMClassifier(n_estimators=5, n_jobs=1, verbose=-1), Y_CLASS),
+        _fitted(XGBClassifier(n_estimators=5, n_jobs=1), Y_CLASS),
+        _fitted(CatBoostClassifier(iterations=5, thread_count=1, verbose=False), Y_CLASS),
+    ]
+    blend = WeightedEnsemble(boosters, [0.5, 0.3, 0.2], "classification", 2)
+    before = blend.predict_proba(X)
+    use_threads(blend, 2)
+    lightgbm, xgboost, catboost = (p.named_steps["model"] for p in boosters)
+    assert lightgbm.get_params()["n_jobs"] == 2
+    assert xgboost.get_params()["n_jobs"] == 2
+    # a fitted CatBoost model refuses new parameters; its predict uses every core by default
+    assert catboost.get_params()["thread_count"] == 1
+    np.testing.assert_allclose(blend.predict_proba(X), before)  # same predictions
+
+    regressor = TransformedTargetRegressor(
+        regressor=_fitted(ExtraTreesRegressor(n_estimators=5, n_jobs=1), X[:, 1]),
+        func=np.log1p,
+        inverse_func=np.expm1,
+        check_inverse=False,
+    ).fit(X, np.abs(X[:, 1]))
+    use_threads(regressor, 2)
+    assert regressor.regressor_.named_steps["model"].n_jobs == 2
+
+
+def test_an_object_without_parameters_is_left_alone() -> None:
+    use_threads(object(), 2)
+    use_threads(StandardScaler().fit(X), 2)  # no thread parameter: nothing to set
