@@ -40,6 +40,9 @@ def _budget_key(label: str) -> tuple[float, str]:
         return float("inf"), label
 
 
+NOTES = Path(__file__).with_name("NOTES.md")
+
+
 def latest(records: Iterable[dict]) -> dict[tuple[str, str], dict]:
     """The latest record per (dataset, system)."""
     return {(r["dataset"], r["system"]): r for r in records}
@@ -60,6 +63,8 @@ def render(budgets: dict[str, list[dict]], dataset_order: list[str]) -> str:
     ]
     for label, records in budgets.items():
         parts += render_budget(label, records, dataset_order)
+    if NOTES.is_file():  # what the tables cannot say (hand-written, kept across re-renders)
+        parts += ["## Notes", "", NOTES.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(parts)
 
 
