@@ -27,7 +27,12 @@ def test_every_model_in_a_blend_and_a_target_transform_gets_the_threads() -> Non
     boosters = [
         _fitted(LGBMClassifier(n_estimators=5, n_jobs=1, verbose=-1), Y_CLASS),
         _fitted(XGBClassifier(n_estimators=5, n_jobs=1), Y_CLASS),
-        _fitted(CatBoostClassifier(iterations=5, thread_count=1, verbose=False), Y_CLASS),
+        _fitted(
+            CatBoostClassifier(
+                iterations=5, thread_count=1, verbose=False, allow_writing_files=False
+            ),
+            Y_CLASS,
+        ),
     ]
     blend = WeightedEnsemble(boosters, [0.5, 0.3, 0.2], "classification", 2)
     before = blend.predict_proba(X)
