@@ -54,6 +54,9 @@ def test_every_model_in_a_blend_and_a_target_transform_gets_the_threads() -> Non
     assert regressor.regressor_.named_steps["model"].n_jobs == 2
 
 
-def test_an_object_without_parameters_is_left_alone() -> None:
-    use_threads(object(), 2)
-    use_threads(StandardScaler().fit(X), 2)  # no thread parameter: nothing to set
+def test_a_step_without_a_thread_parameter_is_left_as_it_was() -> None:
+    scaler = StandardScaler(with_mean=False).fit(X)
+    before = scaler.get_params()
+    use_threads(scaler, 2)
+    use_threads(object(), 2)  # nothing to walk or set: no error either
+    assert scaler.get_params() == before

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ml_autopilot.execution.base import ExecutionOutcome
 from ml_autopilot.planning.base import Planner, PlanningContext
 from ml_autopilot.planning.optimizer import OptimizerPlanner
-from ml_autopilot.session import Session
+from ml_autopilot.session import Session, result_from_outcome
 from ml_autopilot.state import (
     ExperimentRecord,
     ExperimentSpec,
@@ -237,3 +238,14 @@ def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_pat
     # the search went on after the blend lifted the plateau
     assert any(r.spec.model != "ensemble" for r in state.experiments[first.iteration + 1 :])
     assert len(set(names)) == len(names)
+
+
+def test_a_result_keeps_only_size_overrides_for_the_refit(tmp_path: Path) -> None:
+    """Rounds found by early stopping and trees a forest grew reach the refit; nothing else."""
+    payload = {
+        "cv_score": 0.9,
+        "refit_params": {"n_estimators": 40, "iterations": 10, "max_depth": 3, "depth": 0},
+    }
+    outcome = ExecutionOutcome(status="success", payload=payload)
+    result = result_from_outcome(outcome, tmp_path / "experiment.py")
+    assert result.refit_params == {"n_estimators": 40, "iterations": 10}

@@ -466,11 +466,5 @@ def ui(
 
 
 def main() -> None:
-    """The console entry point.
-
-    Leaving with ``os._exit`` after the command (to skip ~0.9 s of interpreter teardown) was
-    tried and reverted: worker processes that joblib's loky backend keeps alive for reuse
-    inherit stdout and are only shut down by the interpreter's exit hooks, so a caller reading
-    the output waited for them (5 minutes, their idle timeout).
-    """
+    """The console entry point (``autopilot``, ``python -m ml_autopilot``)."""
     app(prog_name="autopilot")

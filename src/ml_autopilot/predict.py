@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from ml_autopilot.config import default_workers_threads
 from ml_autopilot.data.loading import read_table
+from ml_autopilot.ensemble import WeightedEnsemble
 from ml_autopilot.errors import UserError
 from ml_autopilot.state import load_state
 
@@ -88,8 +89,8 @@ def use_threads(model: object, threads: int) -> None:
             use_threads(step, threads)
     elif isinstance(model, TransformedTargetRegressor):
         use_threads(getattr(model, "regressor_", model.regressor), threads)
-    elif hasattr(model, "members"):  # a WeightedEnsemble
-        for member in model.members:  # type: ignore[attr-defined]
+    elif isinstance(model, WeightedEnsemble):
+        for member in model.members:
             use_threads(member, threads)
     elif hasattr(model, "get_params") and hasattr(model, "set_params"):
         try:

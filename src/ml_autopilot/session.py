@@ -26,7 +26,7 @@ from ml_autopilot import control, directions, steering
 from ml_autopilot.analysis import analyse
 from ml_autopilot.catalog.metrics import relative_improvement
 from ml_autopilot.catalog.validation import validate_spec
-from ml_autopilot.codegen.render import EARLY_STOPPING_PARAM, RenderRequest, write_script
+from ml_autopilot.codegen.render import REFIT_SIZE_PARAMS, RenderRequest, write_script
 from ml_autopilot.config import RunConfig
 from ml_autopilot.constraints import load_constraints
 from ml_autopilot.data.loading import load_split, prepare_data
@@ -364,8 +364,7 @@ class Session:
             logged.result()
         self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
         control.clear_stop(self.run_dir)
-        with _timed("MLflow close"):
-            self.tracker.close(self.state)
+        self.tracker.close(self.state)
         self.save()
 
     def _timed_final_logging(self) -> None:
@@ -766,12 +765,11 @@ def _count(value: object) -> int:
 
 
 def _checked_refit_params(value: object) -> dict[str, int]:
-    """Only round counts for the early-stopping parameters, as sane whole numbers."""
+    """Only round or tree counts for the models' size parameters, as sane whole numbers."""
     if not isinstance(value, dict):
         return {}
-    allowed = set(EARLY_STOPPING_PARAM.values())
     return {
         key: int(rounds)
         for key, rounds in value.items()
-        if key in allowed and isinstance(rounds, int) and 1 <= rounds <= 100_000
+        if key in REFIT_SIZE_PARAMS and isinstance(rounds, int) and 1 <= rounds <= 100_000
     }

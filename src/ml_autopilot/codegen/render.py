@@ -42,11 +42,14 @@ MIN_FOLD_SECONDS = 1.0
 # Forests grow their trees in this many chunks (sklearn's warm_start) so a fold can stop adding
 # trees before its deadline, as a booster stops adding rounds.
 FOREST_MODELS = frozenset({"random_forest", "extra_trees"})
+FOREST_SIZE_PARAM = "n_estimators"
 FOREST_CHUNKS = 10
 # A forest gains little from trees beyond the first hundred or so, so its time limit is at most
 # this share of the whole budget (a booster may use all the time it is given: more rounds at a
 # low learning rate keep paying). On adult at 300 s, extra trees would otherwise spend 155 s.
 FOREST_BUDGET_SHARE = 0.25
+# Parameters a script may ask the final refit to override: rounds found, or trees grown.
+REFIT_SIZE_PARAMS = frozenset({*EARLY_STOPPING_PARAM.values(), FOREST_SIZE_PARAM})
 SCRIPT_NAMES = {"cv": "experiment.py", "final": "final.py", "refit": "refit.py"}
 
 
@@ -184,7 +187,7 @@ def _forest_growth(request: RenderRequest) -> dict[str, Any] | None:
     fold_seconds = _fold_seconds(request.folds, limit)
     if request.mode != "cv" or request.spec.model not in FOREST_MODELS or fold_seconds is None:
         return None
-    return {"param": "n_estimators", "chunks": FOREST_CHUNKS, "fold_seconds": fold_seconds}
+    return {"param": FOREST_SIZE_PARAM, "chunks": FOREST_CHUNKS, "fold_seconds": fold_seconds}
 
 
 def _fold_seconds(folds: int, time_limit: float | None) -> float | None:

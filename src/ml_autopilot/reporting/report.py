@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from ml_autopilot.codegen.render import FOREST_MODELS
 from ml_autopilot.reporting import insights, summary
 from ml_autopilot.reporting.formatting import (
     NA,
@@ -324,6 +325,7 @@ def _appendix_entry(record: ExperimentRecord) -> dict[str, Any]:
         if spec.model == summary.ENSEMBLE
         else ", ".join(f"{k}={v}" for k, v in spec.preprocessing.model_dump().items()),
         "llm": spec.planner == "llm",
+        "forest": spec.model in FOREST_MODELS,
         "observations": record.analysis.observations if record.analysis else [],
         "hypotheses": top,
         "folds": ", ".join(num(v) for v in result.fold_scores),
