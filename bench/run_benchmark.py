@@ -7,7 +7,11 @@ bench/results/<budget>.jsonl and re-render bench/RESULTS.md.
 
     .venv/bin/python bench/run_benchmark.py --budgets 60,300
     .venv/bin/python bench/run_benchmark.py --datasets penguins,auto_mpg --budgets 20
+    .venv/bin/python bench/run_benchmark.py --budgets 300 --systems autopilot
     .venv/bin/python bench/run_benchmark.py --render-only
+
+With ``--systems autopilot`` only the autopilot runs: its rows are replaced and FLAML's last
+run on the same split stays in the table (the report lists every command that contributed).
 
 Needs the product environment (.venv, `make setup`) and FLAML's (bench/setup_flaml.sh).
 """
@@ -45,6 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--datasets", help="comma-separated names (default: all in MANIFEST)")
     parser.add_argument("--budgets", default="60", help="comma-separated seconds (default: 60)")
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared folder")
+    parser.add_argument(
+        "--systems",
+        default=",".join(systems.SYSTEMS),
+        help=f"comma-separated systems to run (default: {','.join(systems.SYSTEMS)})",
+    )
     parser.add_argument(
         "--render-only", action="store_true", help="only re-render RESULTS.md from the jsonl"
     )
@@ -129,17 +138,32 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def estimate_seconds(n_datasets: int, budgets: list[float]) -> float:
-    """Expected duration: datasets x 2 systems x budget, plus overhead per system run."""
-    return sum(n_datasets * 2 * (budget + OVERHEAD_S) for budget in budgets)
+def estimate_seconds(n_datasets: int, budgets: list[float], n_systems: int = 2) -> float:
+    """Expected duration: datasets x systems x budget, plus overhead per system run."""
+    return sum(n_datasets * n_systems * (budget + OVERHEAD_S) for budget in budgets)
+
+
+def parse_systems(text: str) -> tuple[str, ...]:
+    """The systems to run, in the harness's order; SystemExit on an unknown name."""
+    wanted = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(wanted - set(systems.SYSTEMS))
+    if not wanted or unknown:
+        raise SystemExit(f"systems must be among {', '.join(systems.SYSTEMS)}, got {text!r}")
+    return tuple(s for s in systems.SYSTEMS if s in wanted)
 
 
 def run_dataset(
-    name: str, index: int, meta: dict, budget: float, ctx: dict, shared: Path
+    name: str,
+    index: int,
+    meta: dict,
+    budget: float,
+    ctx: dict,
+    shared: Path,
+    which: tuple[str, ...] = systems.SYSTEMS,
 ) -> list[dict]:
-    """Split one dataset and run both systems on it; one record per system."""
+    """Split one dataset and run the systems on it (alternating order); one record per system."""
     work = WORK / name
-    order = systems.SYSTEMS if index % 2 == 0 else tuple(reversed(systems.SYSTEMS))
+    order = which if index % 2 == 0 else tuple(reversed(which))
     try:
         make_split(name, work, shared)
         truth = scoring.read_target(work / "test_y.csv", meta["target"], meta["task"])
@@ -263,15 +287,21 @@ def run(args: argparse.Namespace, manifest: dict[str, dict], argv: list[str]) ->
     """Every budget x dataset; results appended and the report re-rendered after each dataset."""
     check_environments()
     names, budgets = selected(manifest, args.datasets), parse_budgets(args.budgets)
-    minutes = estimate_seconds(len(names), budgets) / 60
-    print(f"{len(names)} dataset(s) x 2 systems x budgets {args.budgets}: ~{minutes:.0f} min")
+    which = parse_systems(args.systems)
+    minutes = estimate_seconds(len(names), budgets, len(which)) / 60
+    print(
+        f"{len(names)} dataset(s) x {len(which)} system(s) x budgets {args.budgets}: "
+        f"~{minutes:.0f} min"
+    )
     ctx = harness_context(argv)
     indices = {name: i for i, name in enumerate(manifest)}
     for budget in budgets:
         for name in names:
             started = time.monotonic()
             print(f"[{budget:g} s] {name}", flush=True)
-            records = run_dataset(name, indices[name], manifest[name], budget, ctx, args.shared)
+            records = run_dataset(
+                name, indices[name], manifest[name], budget, ctx, args.shared, which
+            )
             append(records, budget)
             write_report(manifest)
             for record in records:

@@ -597,10 +597,10 @@ class Session:
             records=state.experiments,
             in_flight=in_flight,
             metric=state.metric,
-            max_iterations=constraints.max_iterations or config.max_iterations,
+            max_iterations=state.max_iterations,
             time_used=self.clock.used(),
             time_budget=config.time_budget,
-            plateau=constraints.plateau or config.plateau,
+            plateau=state.plateau,
             min_improvement=config.min_improvement,
             target_score=(
                 config.target_score if config.target_score is not None else constraints.target_score

@@ -363,6 +363,18 @@ class SessionState(Record):
         assert self.data is not None, "metric is known once data is loaded"
         return self.data.metric
 
+    @property
+    def max_iterations(self) -> int | None:
+        """The iteration cap in force: the constraints file's, else the run's; None: no cap."""
+        cap = self.constraints.max_iterations
+        return cap if cap is not None else self.config.max_iterations
+
+    @property
+    def plateau(self) -> int | None:
+        """The plateau in force: the constraints file's, else the run's; None: never stops."""
+        patience = self.constraints.plateau
+        return patience if patience is not None else self.config.plateau
+
     def successful(self) -> list[ExperimentRecord]:
         return [r for r in self.experiments if r.result.status == "success"]
 

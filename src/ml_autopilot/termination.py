@@ -27,10 +27,10 @@ class TerminationView:
 
     records: list[ExperimentRecord]
     metric: MetricInfo
-    max_iterations: int
+    max_iterations: int | None  # None: no cap
     time_used: float
     time_budget: float
-    plateau: int
+    plateau: int | None  # None: a plateau never stops the run
     min_improvement: float
     target_score: float | None = None
     planner_stop_reason: str | None = None
@@ -60,9 +60,11 @@ class Criterion(ABC):
 
 
 class MaxIterations(Criterion):
-    """Stop once ``max_iterations`` experiments have run after the baseline."""
+    """Stop once ``max_iterations`` experiments have run after the baseline (None: no cap)."""
 
     def should_stop(self, view: TerminationView) -> str | None:
+        if view.max_iterations is None:
+            return None
         if view.experiments_after_baseline + view.in_flight >= view.max_iterations:
             return f"max iterations ({view.max_iterations}) reached"
         return None
@@ -89,7 +91,7 @@ class Plateau(Criterion):
     """
 
     def should_stop(self, view: TerminationView) -> str | None:
-        if view.plateau < 1:
+        if view.plateau is None or view.plateau < 1:
             return None
         reference, since = self._reference_and_count(view)
         if since < view.plateau:

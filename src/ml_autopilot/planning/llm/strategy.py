@@ -18,6 +18,7 @@ from ml_autopilot.state import ExperimentRecord, MetricInfo, SessionState
 
 Mode = Literal["explore", "exploit"]
 LATE_FRACTION = 0.75
+DEFAULT_PLATEAU = 3  # the hint's plateau when no plateau stops the run
 EARLY_SUCCESSES = 2
 
 
@@ -25,18 +26,18 @@ EARLY_SUCCESSES = 2
 class RunLimits:
     """The budget the run works within, from the configuration and constraints."""
 
-    max_iterations: int = 20
+    max_iterations: int | None = 20  # None: no cap, the time budget governs
     time_budget: float = 3600.0
-    plateau: int = 3
+    plateau: int = 3  # experiments without a gain that count as a plateau (for the hint)
     min_improvement: float = 0.005
 
     @classmethod
     def from_state(cls, state: SessionState) -> RunLimits:
-        config, constraints = state.config, state.constraints
+        config = state.config
         return cls(
-            max_iterations=constraints.max_iterations or config.max_iterations,
+            max_iterations=state.max_iterations,
             time_budget=config.time_budget,
-            plateau=constraints.plateau or config.plateau,
+            plateau=state.plateau or DEFAULT_PLATEAU,
             min_improvement=config.min_improvement,
         )
 
@@ -60,15 +61,18 @@ def strategy_hint(context: PlanningContext, limits: RunLimits) -> StrategyHint:
             f"plateau: the last {stale} experiment(s) did not beat the best by "
             f"{100 * limits.min_improvement:.1g}%; try a different direction",
         )
-    iterations_left = limits.max_iterations - context.iteration + 1
+    cap = limits.max_iterations
+    iterations_left = None if cap is None else cap - context.iteration + 1
     time_used = 1.0 - context.time_left / limits.time_budget if limits.time_budget else 0.0
-    if iterations_left <= (1 - LATE_FRACTION) * limits.max_iterations or (
-        math.isfinite(time_used) and time_used >= LATE_FRACTION
-    ):
+    late_in_iterations = iterations_left is not None and iterations_left <= (
+        (1 - LATE_FRACTION) * (cap or 0)
+    )
+    if late_in_iterations or (math.isfinite(time_used) and time_used >= LATE_FRACTION):
+        left = "" if iterations_left is None else f"{iterations_left} iteration(s) left, "
         return StrategyHint(
             "explore",
-            f"late in the budget ({iterations_left} iteration(s) left, "
-            f"{100 * max(time_used, 0.0):.0f}% of the time used): test ideas not yet tried",
+            f"late in the budget ({left}{100 * max(time_used, 0.0):.0f}% of the time used): "
+            "test ideas not yet tried",
         )
     return StrategyHint("exploit", "the search is still improving: refine the best so far")
 
