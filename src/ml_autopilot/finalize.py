@@ -34,14 +34,27 @@ MIN_FINAL_TIMEOUT = 60.0
 
 
 def final_candidates(state: SessionState) -> list[ExperimentRecord]:
-    """The best experiment, the best single model if an ensemble won, then the baseline."""
+    """The models to refit, in order, until one succeeds.
+
+    The best experiment; the best single model if an ensemble won; the best single model of
+    another family (a refit can fail where the folds did not, as CatBoost 1.2.10's parameters
+    once failed sklearn's clone in the target transform); then the baseline.
+    """
     best = state.best()
-    candidates = [best] if best else []
-    if best is not None and best.spec.model == "ensemble":
-        singles = [r for r in state.successful() if r.spec.model != "ensemble"]
-        sign = 1.0 if state.metric.direction == "maximize" else -1.0
-        if singles:
-            candidates.append(max(singles, key=lambda r: sign * (r.result.cv_score or 0.0)))
+    if best is None:
+        return []
+    sign = 1.0 if state.metric.direction == "maximize" else -1.0
+    singles = sorted(
+        (r for r in state.successful() if r.spec.model != "ensemble"),
+        key=lambda r: (-sign * (r.result.cv_score or 0.0), r.iteration),
+    )
+    candidates = [best]
+    if best.spec.model == "ensemble" and singles:
+        candidates.append(singles[0])
+    families = {r.spec.model for r in candidates}
+    other = next((r for r in singles if r.spec.model not in families and r.iteration > 0), None)
+    if other is not None:
+        candidates.append(other)
     baseline = next((r for r in state.experiments if r.iteration == 0), None)
     if baseline and baseline.result.status == "success" and baseline not in candidates:
         candidates.append(baseline)

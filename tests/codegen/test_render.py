@@ -20,7 +20,12 @@ from ml_autopilot.errors import ExperimentError
 from ml_autopilot.planning.base import baseline_spec
 from ml_autopilot.predict import prepare_features
 from ml_autopilot.state import ExperimentSpec, Preprocessing
-from tests.conftest import INJECTION, forest_spec, make_classification_frame
+from tests.conftest import (
+    INJECTION,
+    forest_spec,
+    make_classification_frame,
+    make_regression_frame,
+)
 
 
 @pytest.fixture
@@ -237,3 +242,34 @@ def test_a_forest_gets_at_most_a_quarter_of_the_budget_a_booster_all_its_limit(t
     )
     early = _constant(render(booster, budget=60.0), "EARLY_STOPPING")
     assert early["fold_seconds"] == pytest.approx(100 * 0.7 / 5)
+
+
+def test_catboost_regression_with_categories_refits_through_the_target_transform(tmp_path):
+    """The final refit clones CatBoost inside TransformedTargetRegressor; its categorical
+    positions must survive sklearn's clone (CatBoost >= 1.2.10 copies list parameters)."""
+    data = tmp_path / "prices.csv"
+    make_regression_frame(150).to_csv(data, index=False)
+    run_dir = tmp_path / "run"
+    config = RunConfig(data_path=str(data), target="price", output_dir=str(run_dir), folds=3)
+    info, train = prepare_data(config, run_dir)
+    profile = profile_data(train, "price", "regression")
+    spec = ExperimentSpec(
+        name="catboost_log",
+        model="catboost",
+        params={"iterations": 40, "depth": 3},
+        preprocessing=Preprocessing(encoding="native", target_transform="log"),
+        hypothesis="h",
+        reasoning="r",
+    )
+    workdir = run_dir / "final"
+    workdir.mkdir(parents=True)
+    script = workdir / "final.py"
+    request = RenderRequest(1, spec, info, profile, 3, 0, 1, workdir, mode="final")
+    script.write_text(render_script(request))
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "success", result
+    assert result["holdout_metrics"]["rmse"] > 0
