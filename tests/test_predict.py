@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from catboost import CatBoostClassifier
 from lightgbm import LGBMClassifier
-from sklearn.compose import TransformedTargetRegressor
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -60,3 +60,16 @@ def test_a_step_without_a_thread_parameter_is_left_as_it_was() -> None:
     use_threads(scaler, 2)
     use_threads(object(), 2)  # nothing to walk or set: no error either
     assert scaler.get_params() == before
+
+
+def test_preprocessing_runs_in_process_however_it_was_saved() -> None:
+    """A ColumnTransformer with n_jobs starts worker processes on every transform (seconds
+    for a small table): the model gets the threads, the preprocessing runs in this process."""
+    prep = ColumnTransformer([("num", StandardScaler(), [0, 1, 2])], n_jobs=2)
+    model = Pipeline(
+        [("prep", prep), ("model", LGBMClassifier(n_estimators=5, n_jobs=1, verbose=-1))]
+    )
+    model.fit(X, Y_CLASS)
+    use_threads(model, 2)
+    assert model.named_steps["prep"].n_jobs is None
+    assert model.named_steps["model"].get_params()["n_jobs"] == 2

@@ -12,8 +12,8 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.compose import TransformedTargetRegressor
-from sklearn.pipeline import Pipeline
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.pipeline import FeatureUnion, Pipeline
 
 from ml_autopilot.config import default_workers_threads
 from ml_autopilot.data.loading import read_table
@@ -83,7 +83,10 @@ def use_threads(model: object, threads: int) -> None:
     experiments); predicting many rows with thousands of boosted trees on one thread is slow
     (connect-4's blend of two LightGBM models took 42 s for 17k rows). Pipelines, a target
     transform's fitted regressor and a blend's members are walked; a model that refuses the
-    change keeps its setting (a fitted CatBoost model does; its predict uses every core)."""
+    change keeps its setting (a fitted CatBoost model does; its predict uses every core).
+    Preprocessing gets no workers: a ColumnTransformer's ``n_jobs`` starts joblib worker
+    *processes* (seconds for a small table, and they outlive the call), so it is set to run in
+    this process, which also mends models saved before this rule."""
     if isinstance(model, Pipeline):
         for _, step in model.steps:
             use_threads(step, threads)
@@ -92,6 +95,8 @@ def use_threads(model: object, threads: int) -> None:
     elif isinstance(model, WeightedEnsemble):
         for member in model.members:
             use_threads(member, threads)
+    elif isinstance(model, ColumnTransformer | FeatureUnion):
+        model.set_params(n_jobs=None)
     elif hasattr(model, "get_params") and hasattr(model, "set_params"):
         try:
             params = model.get_params(deep=False)
