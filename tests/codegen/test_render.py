@@ -273,3 +273,47 @@ def test_catboost_regression_with_categories_refits_through_the_target_transform
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] == "success", result
     assert result["holdout_metrics"]["rmse"] > 0
+
+
+def test_lightgbm_category_splits_scale_with_the_rows(tmp_path):
+    """Small tables get LightGBM categorical-split defaults they can use; a spec overrides."""
+    info, profile, run_dir = prepared(make_classification_frame(1200), tmp_path)
+
+    def params(spec: ExperimentSpec, n_train: int) -> dict:
+        data = info.model_copy(update={"n_train": n_train})
+        request = RenderRequest(1, spec, data, profile, 3, 0, 1, run_dir / "x")
+        return _constant(render_script(request), "PARAMS")
+
+    native = ExperimentSpec(
+        name="lgbm",
+        model="lightgbm",
+        params={"n_estimators": 50},
+        preprocessing=Preprocessing(encoding="native"),
+        hypothesis="h",
+        reasoning="r",
+    )
+    small = params(native, 960)
+    assert (small["min_data_per_group"], small["cat_smooth"]) == (5, 1.0)
+    assert (params(native, 8000)["min_data_per_group"], params(native, 8000)["cat_smooth"]) == (
+        40,
+        8.0,
+    )
+    large = params(native, 50_000)
+    assert (large["min_data_per_group"], large["cat_smooth"]) == (100, 10.0)  # the defaults
+    own = native.model_copy(update={"params": {"n_estimators": 50, "cat_smooth": 3.0}})
+    assert params(own, 960)["cat_smooth"] == 3.0
+    ordinal = native.model_copy(update={"preprocessing": Preprocessing(encoding="ordinal")})
+    assert "min_data_per_group" not in params(ordinal, 960)
+
+
+def test_lightgbm_runs_with_the_small_table_category_defaults(tmp_path):
+    spec = ExperimentSpec(
+        name="lgbm_native",
+        model="lightgbm",
+        params={"n_estimators": 60},
+        preprocessing=Preprocessing(encoding="native"),
+        hypothesis="h",
+        reasoning="r",
+    )
+    result = _run_cv_script(spec, tmp_path, time_limit=60.0)
+    assert result["status"] == "success" and result["cv_score"] > 0.5

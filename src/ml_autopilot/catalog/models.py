@@ -320,6 +320,7 @@ CATALOG: dict[str, ModelEntry] = {
                 "class_weight",
                 "min_split_gain",
                 "cat_smooth",
+                "min_data_per_group",
             ),
         ),
         ModelEntry(

@@ -48,6 +48,12 @@ FOREST_CHUNKS = 10
 # this share of the whole budget (a booster may use all the time it is given: more rounds at a
 # low learning rate keep paying). On adult at 300 s, extra trees would otherwise spend 155 s.
 FOREST_BUDGET_SHARE = 0.25
+# LightGBM's native categorical splits assume plenty of rows: a category needs 100 rows
+# (min_data_per_group) and its statistics are smoothed by 10 (cat_smooth). On a table of a
+# thousand rows that leaves most categories unsplittable (car: CV log loss 0.097 -> 0.070,
+# credit-g: AUC 0.710 -> 0.744 with 5 and 1). Both scale with the rows up to the defaults.
+LIGHTGBM_ROWS_PER_GROUP = 200  # min_data_per_group = rows / 200, between 5 and 100
+LIGHTGBM_ROWS_PER_SMOOTH = 1000  # cat_smooth = rows / 1000, between 1 and 10
 # Parameters a script may ask the final refit to override: rounds found, or trees grown.
 REFIT_SIZE_PARAMS = frozenset({*EARLY_STOPPING_PARAM.values(), FOREST_SIZE_PARAM})
 SCRIPT_NAMES = {"cv": "experiment.py", "final": "final.py", "refit": "refit.py"}
@@ -162,6 +168,17 @@ def _owned_args(spec: ExperimentSpec) -> TrustedCode:
     return TrustedCode("".join(f", {name}={expr}" for name, expr in owned.items()))
 
 
+def _data_defaults(spec: ExperimentSpec, data: DataInfo, categorical: list[str]) -> dict[str, Any]:
+    """Defaults that depend on the table's size; a spec's own values override them."""
+    if spec.model != "lightgbm" or spec.preprocessing.encoding != "native" or not categorical:
+        return {}
+    rows = data.n_train
+    return {
+        "min_data_per_group": int(min(100, max(5, rows // LIGHTGBM_ROWS_PER_GROUP))),
+        "cat_smooth": float(min(10.0, max(1.0, rows / LIGHTGBM_ROWS_PER_SMOOTH))),
+    }
+
+
 def _early_stopping(request: RenderRequest) -> dict[str, Any] | None:
     """Early stopping on an inner split of each CV fold, for boosting libraries only.
 
@@ -226,6 +243,7 @@ def render_script(request: RenderRequest) -> str:
         "n_threads": request.n_threads,
         "params": {
             **CATALOG[spec.model].defaults,
+            **_data_defaults(spec, data, categorical),
             **spec.params,
             **(request.params_override or {}),
         },
