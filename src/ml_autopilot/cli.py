@@ -19,7 +19,7 @@ from rich.table import Table
 
 from ml_autopilot import control
 from ml_autopilot.catalog.metrics import relative_improvement
-from ml_autopilot.config import RunConfig, budget_led
+from ml_autopilot.config import RunConfig
 from ml_autopilot.errors import AutopilotError, UserError
 from ml_autopilot.log import LOGGER_NAME
 from ml_autopilot.state import (
@@ -160,9 +160,7 @@ def _default_output_dir(data: Path) -> Path:
 STORE_WAIT_SECONDS = 120.0
 PLANNER_HELP = "auto (LLM when a key or base URL is set), optimizer (offline) or llm"
 CONFIG_ALIASES = {"data": "data_path", "constraints": "constraints_path"}
-TIME_BUDGET_HELP = "seconds for the whole run [default: 3600]; when given, the run uses it"
-MAX_ITERATIONS_HELP = "experiments after the baseline [default: 20, none with --time-budget]"
-PLATEAU_HELP = "stop after N experiments without 0.5% gain [default: 3, none with --time-budget]"
+PLATEAU_HELP = "stop after N experiments without 0.5% gain (0: never)"
 
 
 @app.command()
@@ -174,9 +172,9 @@ def run(
         str | None, typer.Option(help="rmse, mae, r2, f1, accuracy, roc_auc, log_loss")
     ] = None,
     constraints: Annotated[Path | None, typer.Option(help="constraints Markdown file")] = None,
-    max_iterations: Annotated[int | None, typer.Option(help=MAX_ITERATIONS_HELP)] = None,
-    time_budget: Annotated[float | None, typer.Option(help=TIME_BUDGET_HELP)] = None,
-    plateau: Annotated[int | None, typer.Option(help=PLATEAU_HELP)] = None,
+    max_iterations: Annotated[int, typer.Option(help="experiments after the baseline")] = 20,
+    time_budget: Annotated[float, typer.Option(help="seconds for the whole run")] = 3600.0,
+    plateau: Annotated[int, typer.Option(help=PLATEAU_HELP)] = 3,
     target_score: Annotated[float | None, typer.Option(help="stop once CV reaches this")] = None,
     holdout: Annotated[float, typer.Option(help="private holdout fraction")] = 0.2,
     folds: Annotated[int, typer.Option(help="cross-validation folds")] = 5,
@@ -260,7 +258,7 @@ def _create(options: dict[str, object], run_dir: Path | None, verbose: bool) -> 
 
     if options.get("data_path") is None or options.get("target") is None:
         raise UserError("Give a data file and --target (or --resume RUN_DIR).")
-    values = budget_led({k: v for k, v in options.items() if k in RunConfig.model_fields})
+    values = {k: v for k, v in options.items() if k in RunConfig.model_fields}
     values["output_dir"] = str(run_dir)
     values["data_path"] = str(values["data_path"])
     if values.get("constraints_path") is not None:

@@ -19,19 +19,6 @@ def default_workers_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def budget_led(values: dict[str, object]) -> dict[str, object]:
-    """An explicit time budget governs the run: the search uses it unless told otherwise.
-
-    A user who gives a time budget asks for the best model within it; the plateau rule and the
-    iteration cap (defaults 3 and 20) would end a run on a small table after a tenth of it.
-    So with ``time_budget`` set, a plateau or iteration cap applies only when given too (here
-    or in the constraints file). Without a time budget the defaults stand.
-    """
-    if values.get("time_budget") is None:
-        return values
-    return {"plateau": None, "max_iterations": None, **values}
-
-
 class RunConfig(BaseModel):
     """Everything a session needs to know about what the user asked for."""
 
@@ -43,12 +30,10 @@ class RunConfig(BaseModel):
     task: TaskType | None = None
     metric: str | None = None
     constraints_path: str | None = None
-    max_iterations: int | None = Field(
-        20, ge=0, description="experiments after the baseline; None: no cap"
-    )
+    max_iterations: int = Field(20, ge=0, description="experiments after the baseline")
     time_budget: float = Field(3600.0, gt=0, description="seconds for the whole run")
     plateau: int | None = Field(
-        3, ge=1, description="experiments without enough improvement; None: never stops"
+        3, ge=1, description="experiments without enough improvement; None: the rule is off"
     )
     min_improvement: float = Field(0.005, ge=0, description="relative gain that counts")
     target_score: float | None = None
@@ -77,6 +62,11 @@ class RunConfig(BaseModel):
     def threads_per_experiment(self) -> int:
         """Threads one experiment gets, so that parallel experiments share the cores."""
         return max(1, self.n_threads // self.workers)
+
+    @field_validator("plateau", mode="before")
+    @classmethod
+    def _plateau_zero_is_off(cls, value: object) -> object:
+        return None if value == 0 else value
 
     @field_validator("data_path", "output_dir")
     @classmethod

@@ -364,14 +364,14 @@ class SessionState(Record):
         return self.data.metric
 
     @property
-    def max_iterations(self) -> int | None:
-        """The iteration cap in force: the constraints file's, else the run's; None: no cap."""
+    def max_iterations(self) -> int:
+        """The iteration cap in force: the constraints file's, else the run's."""
         cap = self.constraints.max_iterations
         return cap if cap is not None else self.config.max_iterations
 
     @property
     def plateau(self) -> int | None:
-        """The plateau in force: the constraints file's, else the run's; None: never stops."""
+        """The plateau in force: the constraints file's, else the run's; None: the rule is off."""
         patience = self.constraints.plateau
         return patience if patience is not None else self.config.plateau
 

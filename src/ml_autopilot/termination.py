@@ -27,10 +27,10 @@ class TerminationView:
 
     records: list[ExperimentRecord]
     metric: MetricInfo
-    max_iterations: int | None  # None: no cap
+    max_iterations: int
     time_used: float
     time_budget: float
-    plateau: int | None  # None: a plateau never stops the run
+    plateau: int | None  # None: the plateau rule is off (--plateau 0)
     min_improvement: float
     target_score: float | None = None
     planner_stop_reason: str | None = None
@@ -60,11 +60,9 @@ class Criterion(ABC):
 
 
 class MaxIterations(Criterion):
-    """Stop once ``max_iterations`` experiments have run after the baseline (None: no cap)."""
+    """Stop once ``max_iterations`` experiments have run after the baseline."""
 
     def should_stop(self, view: TerminationView) -> str | None:
-        if view.max_iterations is None:
-            return None
         if view.experiments_after_baseline + view.in_flight >= view.max_iterations:
             return f"max iterations ({view.max_iterations}) reached"
         return None

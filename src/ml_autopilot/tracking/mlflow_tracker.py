@@ -358,7 +358,7 @@ def parent_params(state: SessionState) -> dict[str, Any]:
         "folds": config.folds,
         "holdout": config.holdout,
         "time_budget": config.time_budget,
-        "max_iterations": "none" if state.max_iterations is None else state.max_iterations,
+        "max_iterations": state.max_iterations,
         "plateau": "none" if state.plateau is None else state.plateau,
         "seed": config.seed,
         "planner": state.planner_name,

@@ -97,15 +97,6 @@ def test_strategy_explores_early_on_a_plateau_and_late() -> None:
     assert hint.mode == "explore" and "late" in hint.reason
 
 
-def test_strategy_without_an_iteration_cap_judges_lateness_by_time() -> None:
-    limits = RunLimits(max_iterations=None, time_budget=1000, plateau=3, min_improvement=0.005)
-    improving = planning_context(history=history(0.7, 0.75, 0.8), time_left=900)
-    assert strategy_hint(improving, limits).mode == "exploit"
-    late = planning_context(history=history(0.7, 0.75, 0.8), time_left=100)
-    hint = strategy_hint(late, limits)
-    assert hint.mode == "explore" and "iteration" not in hint.reason and "90%" in hint.reason
-
-
 def test_experiments_without_gain_counts_failures_and_small_gains() -> None:
     assert experiments_without_gain(history(0.7, None, 0.7001), F1, 0.005) == 2
     assert experiments_without_gain(history(0.7, 0.8), F1, 0.005) == 0

@@ -18,7 +18,7 @@ from ml_autopilot.state import ExperimentRecord, MetricInfo, SessionState
 
 Mode = Literal["explore", "exploit"]
 LATE_FRACTION = 0.75
-DEFAULT_PLATEAU = 3  # the hint's plateau when no plateau stops the run
+DEFAULT_PLATEAU = 3  # the hint's plateau when the plateau rule is off (--plateau 0)
 EARLY_SUCCESSES = 2
 
 
@@ -26,9 +26,9 @@ EARLY_SUCCESSES = 2
 class RunLimits:
     """The budget the run works within, from the configuration and constraints."""
 
-    max_iterations: int | None = 20  # None: no cap, the time budget governs
+    max_iterations: int = 20
     time_budget: float = 3600.0
-    plateau: int = 3  # experiments without a gain that count as a plateau (for the hint)
+    plateau: int = 3
     min_improvement: float = 0.005
 
     @classmethod
@@ -61,18 +61,15 @@ def strategy_hint(context: PlanningContext, limits: RunLimits) -> StrategyHint:
             f"plateau: the last {stale} experiment(s) did not beat the best by "
             f"{100 * limits.min_improvement:.1g}%; try a different direction",
         )
-    cap = limits.max_iterations
-    iterations_left = None if cap is None else cap - context.iteration + 1
+    iterations_left = limits.max_iterations - context.iteration + 1
     time_used = 1.0 - context.time_left / limits.time_budget if limits.time_budget else 0.0
-    late_in_iterations = iterations_left is not None and iterations_left <= (
-        (1 - LATE_FRACTION) * (cap or 0)
-    )
-    if late_in_iterations or (math.isfinite(time_used) and time_used >= LATE_FRACTION):
-        left = "" if iterations_left is None else f"{iterations_left} iteration(s) left, "
+    if iterations_left <= (1 - LATE_FRACTION) * limits.max_iterations or (
+        math.isfinite(time_used) and time_used >= LATE_FRACTION
+    ):
         return StrategyHint(
             "explore",
-            f"late in the budget ({left}{100 * max(time_used, 0.0):.0f}% of the time used): "
-            "test ideas not yet tried",
+            f"late in the budget ({iterations_left} iteration(s) left, "
+            f"{100 * max(time_used, 0.0):.0f}% of the time used): test ideas not yet tried",
         )
     return StrategyHint("exploit", "the search is still improving: refine the best so far")
 
