@@ -284,22 +284,10 @@ def test_lightgbm_category_splits_scale_with_the_rows(tmp_path):
         request = RenderRequest(1, spec, data, profile, 3, 0, 1, run_dir / "x")
         return _constant(render_script(request), "PARAMS")
 
-    native = ExperimentSpec(
-        name="lgbm",
-        model="lightgbm",
-        params={"n_estimators": 50},
-        preprocessing=Preprocessing(encoding="native"),
-        hypothesis="h",
-        reasoning="r",
-    )
-    small = params(native, 960)
-    assert (small["min_data_per_group"], small["cat_smooth"]) == (5, 1.0)
-    assert (params(native, 8000)["min_data_per_group"], params(native, 8000)["cat_smooth"]) == (
-        40,
-        8.0,
-    )
-    large = params(native, 50_000)
-    assert (large["min_data_per_group"], large["cat_smooth"]) == (100, 10.0)  # the defaults
+    native = _lightgbm_native(50)
+    for rows, expected in [(960, (5, 1.0)), (8000, (40, 8.0)), (50_000, (100, 10.0))]:
+        chosen = params(native, rows)  # from 20,000 rows: LightGBM's own defaults
+        assert (chosen["min_data_per_group"], chosen["cat_smooth"]) == expected
     own = native.model_copy(update={"params": {"n_estimators": 50, "cat_smooth": 3.0}})
     assert params(own, 960)["cat_smooth"] == 3.0
     ordinal = native.model_copy(update={"preprocessing": Preprocessing(encoding="ordinal")})
@@ -307,13 +295,16 @@ def test_lightgbm_category_splits_scale_with_the_rows(tmp_path):
 
 
 def test_lightgbm_runs_with_the_small_table_category_defaults(tmp_path):
-    spec = ExperimentSpec(
+    result = _run_cv_script(_lightgbm_native(60), tmp_path, time_limit=60.0)
+    assert result["status"] == "success" and result["cv_score"] > 0.5
+
+
+def _lightgbm_native(trees: int) -> ExperimentSpec:
+    return ExperimentSpec(
         name="lgbm_native",
         model="lightgbm",
-        params={"n_estimators": 60},
+        params={"n_estimators": trees},
         preprocessing=Preprocessing(encoding="native"),
         hypothesis="h",
         reasoning="r",
     )
-    result = _run_cv_script(spec, tmp_path, time_limit=60.0)
-    assert result["status"] == "success" and result["cv_score"] > 0.5
