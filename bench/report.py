@@ -173,10 +173,16 @@ def failure_line(record: dict) -> str:
 
 def provenance(records: list[dict]) -> list[str]:
     """Commands, machine, load and versions behind the table."""
-    harness = [r.get("harness") or {} for r in records]
-    runs = sorted({(h.get("started_at", ""), h.get("command", "")) for h in harness})
+    runs: dict[tuple[str, str], set[str]] = {}
+    for record in records:
+        harness = record.get("harness") or {}
+        key = (harness.get("started_at", ""), harness.get("command", ""))
+        runs.setdefault(key, set()).add(record["system"])
     lines = ["Produced by (start time, command, working directory is the repository root):", ""]
-    lines += [f"- {started}: `{command}`" for started, command in runs]
+    lines += [
+        f"- {started}: `{command}` ({' and '.join(sorted(runs[started, command]))} rows)"
+        for started, command in sorted(runs)
+    ]
     lines += ["", *machine_lines(records), "", *version_lines(records), ""]
     return lines
 
@@ -205,13 +211,15 @@ def machine_lines(records: list[dict]) -> list[str]:
 def version_lines(records: list[dict]) -> list[str]:
     """Autopilot commit and a package table: autopilot environment vs FLAML environment."""
     commits = {
-        json.dumps((r.get("harness") or {}).get("autopilot_git"), sort_keys=True) for r in records
+        json.dumps((r.get("harness") or {}).get("autopilot_git"), sort_keys=True)
+        for r in records
+        if r["system"] == "autopilot"
     }
     lines = []
     for text in sorted(commits):
         git = json.loads(text) or {}
         state = " with local changes to src/ or pins (dirty)" if git.get("dirty") else ""
-        lines.append(f"Autopilot git commit: `{git.get('commit')}`{state}.")
+        lines.append(f"Autopilot git commit of its rows: `{git.get('commit')}`{state}.")
     envs = {
         system: _versions([r for r in records if r["system"] == system])
         for system in ("autopilot", "flaml")
