@@ -185,19 +185,25 @@ class Session:
             self._profile()
         if state.phase == "profiled":
             self._baseline()
-        # Tracking starts once the baseline is in (its setup overlaps with the steps above);
-        # start() logs every experiment not logged yet, so nothing is missed or doubled.
-        self.tracker.start(state)
-        self._tracking = True
-        self.save()
         if state.phase == "failed":
+            self._start_tracking()
             self.tracker.close(state)
             return
         if state.phase in ("baseline", "iterating"):
             _preload(REPORTING_MODULE)  # matplotlib and plotly load while experiments run
-            self._iterate()
+            self._iterate()  # tracking starts once its first experiments are running
+        self._start_tracking()
         if state.phase == "finalizing":
             self._finalize()
+
+    def _start_tracking(self) -> None:
+        """Open the MLflow run once the baseline is in; start() logs every experiment not
+        logged yet, so nothing is missed or doubled. Its setup (the store, the parent run) took
+        1-2 s in which no experiment ran, so the search launches its first experiments first."""
+        if not self._tracking:
+            self.tracker.start(self.state)
+            self._tracking = True
+            self.save()
 
     def _load(self) -> None:
         info, _ = prepare_data(self.state.config, self.run_dir)
@@ -288,7 +294,8 @@ class Session:
                         if launch is None:
                             break  # nothing to launch now: wait for a running experiment
                         running[pool.submit(self.executor.run, launch.request)] = launch
-                    self._track(untracked)  # while the experiments just launched run
+                    self._start_tracking()  # while the experiments just launched run
+                    self._track(untracked)
                     untracked = []
                     if not running:
                         break
