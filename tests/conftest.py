@@ -59,16 +59,23 @@ def regression_csv(tmp_path: Path) -> Path:
     return path
 
 
-def forest_spec(model: str, trees: int, name: str | None = None) -> ExperimentSpec:
-    """A random forest or extra-trees spec with ``trees`` trees, ordinal-encoded."""
+def model_spec(
+    model: str, params: dict[str, object], encoding: str = "ordinal", name: str | None = None
+) -> ExperimentSpec:
+    """A designed experiment for ``model`` with these parameters and categorical encoding."""
     return ExperimentSpec(
-        name=name or f"{model}_{trees}",
+        name=name or model,
         model=model,
-        params={"n_estimators": trees},
-        preprocessing=Preprocessing(encoding="ordinal"),
+        params=params,
+        preprocessing=Preprocessing(encoding=encoding),  # type: ignore[arg-type]
         hypothesis="h",
         reasoning="r",
     )
+
+
+def forest_spec(model: str, trees: int, name: str | None = None) -> ExperimentSpec:
+    """A random forest or extra-trees spec with ``trees`` trees, ordinal-encoded."""
+    return model_spec(model, {"n_estimators": trees}, name=name or f"{model}_{trees}")
 
 
 def run_config(data: Path, target: str, run_dir: Path, **overrides: object) -> RunConfig:

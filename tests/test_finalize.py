@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ml_autopilot.config import RunConfig
 from ml_autopilot.finalize import final_candidates
 from ml_autopilot.state import ExperimentRecord, ExperimentResult, ExperimentSpec, SessionState
@@ -29,26 +31,25 @@ def names(state: SessionState) -> list[str]:
     return [r.spec.name for r in final_candidates(state)]
 
 
-def test_an_ensemble_falls_back_to_the_best_single_then_another_family_then_the_baseline():
-    state = state_with(
-        record(0, "linear_regression", 3.5),
-        record(1, "catboost", 2.9),
-        record(2, "catboost", 2.95),
-        record(3, "extra_trees", 3.0),
-        record(4, "lightgbm", None),
-        record(5, "ensemble", 2.8),
-    )  # RMSE: lower is better
-    assert names(state) == ["ensemble_5", "catboost_1", "extra_trees_3", "linear_regression_0"]
-
-
-def test_a_single_best_falls_back_to_another_family():
-    state = state_with(
-        record(0, "linear_regression", 3.5),
-        record(1, "catboost", 2.9),
-        record(2, "catboost", 3.0),
-        record(3, "xgboost", 3.1),
-    )
-    assert names(state) == ["catboost_1", "xgboost_3", "linear_regression_0"]
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        pytest.param(
+            [("linear_regression", 3.5), ("catboost", 2.9), ("catboost", 2.95),
+             ("extra_trees", 3.0), ("lightgbm", None), ("ensemble", 2.8)],
+            ["ensemble_5", "catboost_1", "extra_trees_3", "linear_regression_0"],
+            id="ensemble, best single, another family, baseline",
+        ),
+        pytest.param(
+            [("linear_regression", 3.5), ("catboost", 2.9), ("catboost", 3.0), ("xgboost", 3.1)],
+            ["catboost_1", "xgboost_3", "linear_regression_0"],
+            id="single best, another family, baseline",
+        ),
+    ],
+)  # fmt: skip
+def test_a_failed_refit_falls_back_to_another_family_then_the_baseline(scores, expected):
+    state = state_with(*(record(i, model, score) for i, (model, score) in enumerate(scores)))
+    assert names(state) == expected  # RMSE: lower is better
 
 
 def test_only_the_baseline_or_nothing():

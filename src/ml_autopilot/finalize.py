@@ -43,11 +43,7 @@ def final_candidates(state: SessionState) -> list[ExperimentRecord]:
     best = state.best()
     if best is None:
         return []
-    sign = 1.0 if state.metric.direction == "maximize" else -1.0
-    singles = sorted(
-        (r for r in state.successful() if r.spec.model != "ensemble"),
-        key=lambda r: (-sign * (r.result.cv_score or 0.0), r.iteration),
-    )
+    singles = state.ranked_singles()
     candidates = [best]
     if best.spec.model == "ensemble" and singles:
         candidates.append(singles[0])

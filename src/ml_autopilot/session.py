@@ -568,11 +568,8 @@ class Session:
         """Seconds kept back for the end: refitting the best models (an ensemble's members in
         parallel), logging the model and writing the report."""
         state = self.state
-        sign = 1.0 if state.metric.direction == "maximize" else -1.0
-        singles = sorted(
-            (r for r in state.successful() if r.spec.model != "ensemble" and r.result.fit_time),
-            key=lambda r: -sign * (r.result.cv_score or 0.0),
-        )[:ENSEMBLE_RESERVE_MEMBERS]
+        timed = [r for r in state.ranked_singles() if r.result.fit_time]
+        singles = timed[:ENSEMBLE_RESERVE_MEMBERS]
         folds = state.config.folds
         fits = [(r.result.fit_time or 0.0) / max(folds - 1, 1) for r in singles]
         refit = max(sum(fits) / state.config.workers, max(fits, default=0.0))

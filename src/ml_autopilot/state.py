@@ -386,6 +386,14 @@ class SessionState(Record):
         sign = 1.0 if self.metric.direction == "maximize" else -1.0
         return max(done, key=lambda r: (sign * (r.result.cv_score or 0.0), -r.iteration))
 
+    def ranked_singles(self) -> list[ExperimentRecord]:
+        """Successful single models (no blends), best CV score first (earliest wins ties)."""
+        sign = 1.0 if self.metric.direction == "maximize" else -1.0
+        return sorted(
+            (r for r in self.successful() if r.spec.model != "ensemble"),
+            key=lambda r: (-sign * (r.result.cv_score or 0.0), r.iteration),
+        )
+
     def next_iteration(self) -> int:
         return len(self.experiments)
 

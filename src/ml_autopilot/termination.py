@@ -89,7 +89,7 @@ class Plateau(Criterion):
     """
 
     def should_stop(self, view: TerminationView) -> str | None:
-        if view.plateau is None or view.plateau < 1:
+        if view.plateau is None:
             return None
         reference, since = self._reference_and_count(view)
         if since < view.plateau:

@@ -25,6 +25,7 @@ from tests.conftest import (
     forest_spec,
     make_classification_frame,
     make_regression_frame,
+    model_spec,
 )
 
 
@@ -300,11 +301,4 @@ def test_lightgbm_runs_with_the_small_table_category_defaults(tmp_path):
 
 
 def _lightgbm_native(trees: int) -> ExperimentSpec:
-    return ExperimentSpec(
-        name="lgbm_native",
-        model="lightgbm",
-        params={"n_estimators": trees},
-        preprocessing=Preprocessing(encoding="native"),
-        hypothesis="h",
-        reasoning="r",
-    )
+    return model_spec("lightgbm", {"n_estimators": trees}, "native", name="lgbm_native")

@@ -198,11 +198,13 @@ def _early_stopping(request: RenderRequest) -> dict[str, Any] | None:
 def _forest_growth(request: RenderRequest) -> dict[str, Any] | None:
     """Time-limited tree growth for forests in CV: trees are added in chunks while the fold's
     share of the time limit allows another chunk; None without a time limit."""
+    if request.mode != "cv" or request.spec.model not in FOREST_MODELS:
+        return None
     limit = request.time_limit
     if limit is not None and request.time_budget is not None:
         limit = min(limit, FOREST_BUDGET_SHARE * request.time_budget)
     fold_seconds = _fold_seconds(request.folds, limit)
-    if request.mode != "cv" or request.spec.model not in FOREST_MODELS or fold_seconds is None:
+    if fold_seconds is None:
         return None
     return {"param": FOREST_SIZE_PARAM, "chunks": FOREST_CHUNKS, "fold_seconds": fold_seconds}
 

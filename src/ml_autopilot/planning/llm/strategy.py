@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ml_autopilot.catalog.metrics import relative_improvement
+from ml_autopilot.config import RunConfig
 from ml_autopilot.planning.base import PlanningContext
 from ml_autopilot.state import ExperimentRecord, MetricInfo, SessionState
 
 Mode = Literal["explore", "exploit"]
 LATE_FRACTION = 0.75
-DEFAULT_PLATEAU = 3  # the hint's plateau when the plateau rule is off (--plateau 0)
+# the hint's plateau when the plateau rule is off (--plateau 0): the run's default
+DEFAULT_PLATEAU: int = RunConfig.model_fields["plateau"].default
 EARLY_SUCCESSES = 2
 
 
