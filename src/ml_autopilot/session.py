@@ -199,7 +199,8 @@ class Session:
     def _start_tracking(self) -> None:
         """Open the MLflow run once the baseline is in; start() logs every experiment not
         logged yet, so nothing is missed or doubled. Its setup (the store, the parent run) took
-        1-2 s in which no experiment ran, so the search launches its first experiments first."""
+        1-2 s in which no experiment ran, so the search launches its first experiments first,
+        and opens it only once the tracker's own setup is done."""
         if not self._tracking:
             self.tracker.start(self.state)
             self._tracking = True
@@ -294,9 +295,10 @@ class Session:
                         if launch is None:
                             break  # nothing to launch now: wait for a running experiment
                         running[pool.submit(self.executor.run, launch.request)] = launch
-                    self._start_tracking()  # while the experiments just launched run
-                    self._track(untracked)
-                    untracked = []
+                    if self.tracker.ready():  # never wait for its setup while workers idle
+                        self._start_tracking()  # while the experiments just launched run
+                        self._track(untracked)
+                        untracked = []
                     if not running:
                         break
                     done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -355,19 +357,23 @@ class Session:
                 self._ensemble()
         directions.close_all(self.state)
         directions.write_files(self.state, self.run_dir)
-        with _timed("final refit"):
-            self.state.final = finalize(self.state, self.executor, self.time_left())
-        self.save()
-        # The final model goes to MLflow while the report is written: neither reads what the
-        # other writes (the tracker sets only ``state.tracking``), so the two overlap.
-        with ThreadPoolExecutor(max_workers=1) as background:
+        from ml_autopilot.reporting.build import build_all, draw_search_plots  # preloaded
+
+        # While the final refit runs in its own process, this one draws the plots that read
+        # only the experiments and readies MLflow's model logging. Then the final model goes to
+        # MLflow while the report is written: neither reads what the other writes (the tracker
+        # sets only ``state.tracking``), so the two overlap.
+        with ThreadPoolExecutor(max_workers=2) as background:
+            search_plots = background.submit(draw_search_plots, self.state, self.run_dir)
+            background.submit(self.tracker.prepare_final)
+            with _timed("final refit"):
+                self.state.final = finalize(self.state, self.executor, self.time_left())
+            self.save()
             logged = background.submit(self._timed_final_logging)
             self._collect_planner_outputs()
             self.state.phase = "done"  # the report describes the finished session
             with _timed("report"):
-                from ml_autopilot.reporting.build import build_all  # preloaded meanwhile
-
-                written = build_all(self.state, self.run_dir)
+                written = build_all(self.state, self.run_dir, search_plots.result)
             logged.result()
         self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
         control.clear_stop(self.run_dir)

@@ -442,6 +442,19 @@ def test_build_all_survives_when_every_plot_fails(
     assert "*Not drawn: it has not been drawn" in outputs["report"].read_text(encoding="utf-8")
 
 
+def test_search_plots_drawn_ahead_make_the_same_report(cls_run: Run, tmp_path: Path) -> None:
+    """The session draws every plot but the importance while the final refit runs."""
+    ahead = build_module.draw_search_plots(cls_run.state, tmp_path)
+    assert ahead is not None and "importance" not in ahead
+    assert all(outcome.path is not None for outcome in ahead.values())
+    outputs = build_all(cls_run.state, tmp_path, lambda: ahead)
+    assert {key for key in outputs if key.startswith("plot:")} == {
+        key for key in cls_run.outputs if key.startswith("plot:")
+    }
+    visuals = section(outputs["report"].read_text(encoding="utf-8"), "Visualizations")
+    assert visuals == section(cls_run.report, "Visualizations")  # same plots, same order
+
+
 def test_a_fresh_state_still_gets_a_report(tmp_path: Path) -> None:
     from ml_autopilot.config import RunConfig
 

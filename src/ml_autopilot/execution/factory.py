@@ -12,11 +12,7 @@ def make_executor(config: RunConfig) -> Executor:
     already; ``local`` runs each script in a fresh interpreter; ``dask`` runs it on a Dask
     cluster (a LocalCluster unless ``scheduler`` names one)."""
     if config.executor == "warm":
-        from ml_autopilot.execution.warm import WarmExecutor
-
-        executor = WarmExecutor()
-        executor.start(wait=False)  # imports the libraries while the session loads its data
-        return executor
+        return start_warm_executor()
     if config.executor == "dask":
         from ml_autopilot.execution.dask_executor import DaskExecutor
 
@@ -24,3 +20,13 @@ def make_executor(config: RunConfig) -> Executor:
             scheduler_address=config.scheduler, n_workers=config.workers, threads_per_worker=1
         )
     return LocalExecutor()
+
+
+def start_warm_executor() -> Executor:
+    """A warm executor whose zygote starts importing the libraries now, in the background
+    (the CLI calls this first thing, so the imports overlap its own and the data loading)."""
+    from ml_autopilot.execution.warm import WarmExecutor
+
+    executor = WarmExecutor()
+    executor.start(wait=False)
+    return executor

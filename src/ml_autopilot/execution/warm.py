@@ -44,7 +44,6 @@ depend on none of these. ``start(wait=False)`` preloads in the background;
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import importlib
 import itertools
@@ -77,6 +76,7 @@ from ml_autopilot.execution.contract import (
 )
 from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.log import get_logger
+from ml_autopilot.process_exit import exit_code, finish
 
 logger = get_logger("execution")
 
@@ -690,30 +690,12 @@ def _run_script(script: str) -> int:
         runpy.run_path(script, run_name="__main__")
         code = 0
     except SystemExit as stop:
-        code = _exit_code(stop.code)
+        code = exit_code(stop.code)
     except BaseException as error:
         _print_traceback(error, script)
         code = 1
-    with contextlib.suppress(BaseException):  # what a normal interpreter exit does
-        _join_threads()
-        atexit._run_exitfuncs()
+    finish()  # what a normal interpreter exit does before its teardown
     return code
-
-
-def _join_threads() -> None:
-    """Wait for the non-daemon threads the script started, as interpreter shutdown does."""
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
-
-
-def _exit_code(value: object) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    sys.stderr.write(f"{value}\n")
-    return 1
 
 
 def _print_traceback(error: BaseException, script: str) -> None:

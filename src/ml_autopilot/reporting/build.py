@@ -1,7 +1,8 @@
 """One entry point that writes everything visible after a run.
 
 ``build_all`` computes the feature importance, draws the plots, writes the Markdown report and
-the HTML dashboard into ``run_dir/report``. A failing part is logged as a warning and the rest
+the HTML dashboard into ``run_dir/report``; ``draw_search_plots`` draws the plots that need no
+final model ahead of it. A failing part is logged as a warning and the rest
 still gets written; it never raises because a plot could not be drawn.
 """
 
@@ -14,7 +15,12 @@ from typing import TypeVar
 from ml_autopilot.log import get_logger
 from ml_autopilot.reporting.dashboard import write_dashboard
 from ml_autopilot.reporting.importance import ImportanceResult, write_importance
-from ml_autopilot.reporting.plots import PlotOutcome, draw_plots
+from ml_autopilot.reporting.plots import (
+    SEARCH_PLOTS,
+    PlotOutcome,
+    draw_plots,
+    in_report_order,
+)
 from ml_autopilot.reporting.report import write_report
 from ml_autopilot.state import SessionState
 
@@ -22,10 +28,22 @@ logger = get_logger("reporting")
 T = TypeVar("T")
 
 
-def build_all(state: SessionState, run_dir: Path) -> dict[str, Path]:
+def draw_search_plots(state: SessionState, run_dir: Path) -> dict[str, PlotOutcome] | None:
+    """The plots that read only the experiments, not the final model: the session draws them
+    while the final refit runs and hands them to ``build_all`` (None: drawing failed)."""
+    return _guard("plots", lambda: draw_plots(state, run_dir, None, only=SEARCH_PLOTS))
+
+
+def build_all(
+    state: SessionState,
+    run_dir: Path,
+    search_plots: Callable[[], dict[str, PlotOutcome] | None] | None = None,
+) -> dict[str, Path]:
     """Write importance, plots, report and dashboard; returns {name: path} of what was written.
 
-    Keys: ``importance``, ``plot:<name>`` for each drawn plot, ``report``, ``dashboard``.
+    ``search_plots`` gives the plots ``draw_search_plots`` drew already (it may wait for them);
+    then only the importance plot is drawn here. Keys: ``importance``, ``plot:<name>`` for each
+    drawn plot, ``report``, ``dashboard``.
     """
     run_dir = Path(run_dir)
     written: dict[str, Path] = {}
@@ -33,7 +51,16 @@ def build_all(state: SessionState, run_dir: Path) -> dict[str, Path]:
     importance: ImportanceResult | None = None
     if importance_written is not None:
         written["importance"], importance = importance_written
-    plots: dict[str, PlotOutcome] = _guard("plots", lambda: draw_plots(state, run_dir, importance))
+    plots: dict[str, PlotOutcome] | None
+    if search_plots is None:
+        plots = _guard("plots", lambda: draw_plots(state, run_dir, importance))
+    else:
+        drawn = search_plots()
+        final = _guard(
+            "plots", lambda: draw_plots(state, run_dir, importance, only=("importance",))
+        )
+        # after a failure the report looks on disk for the plots, as when written alone
+        plots = None if drawn is None or final is None else in_report_order(state, drawn, final)
     for key, outcome in (plots or {}).items():
         if outcome.path is not None:
             written[f"plot:{key}"] = outcome.path

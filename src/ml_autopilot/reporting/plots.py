@@ -8,7 +8,7 @@ is missing, a sentence saying why, for the report to show instead of a broken im
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,16 @@ PLOTS_DIR = "plots"
 TOP_FEATURES = 20
 MAX_ROC_CLASSES = 10
 MAX_ANNOTATED_CLASSES = 15
+#: The plots drawn from the experiments alone (every one but the final model's importance).
+SEARCH_PLOTS = (
+    "progress",
+    "models",
+    "improvement",
+    "predicted_vs_actual",
+    "residuals",
+    "confusion_matrix",
+    "roc",
+)
 BETTER, WORSE, NEUTRAL, FAILED = "#2a9d8f", "#e76f51", "#457b9d", "#d62828"
 
 
@@ -319,9 +329,14 @@ def plot_specs(state: SessionState) -> list[tuple[str, str, str]]:
 
 
 def draw_plots(
-    state: SessionState, run_dir: Path, importance: ImportanceResult | None
+    state: SessionState,
+    run_dir: Path,
+    importance: ImportanceResult | None,
+    only: Collection[str] | None = None,
 ) -> dict[str, PlotOutcome]:
-    """Draw every plot into ``run_dir/report/plots``; never raises for a plot that fails."""
+    """Draw every plot (or those named in ``only``) into ``run_dir/report/plots``; never raises
+    for a plot that fails. Only ``importance`` needs the final model: the others read the
+    experiments, so they can be drawn while the final refit runs (``SEARCH_PLOTS``)."""
     out_dir = Path(run_dir) / "report" / PLOTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     drawers: dict[str, Callable[[], Path]] = {
@@ -336,12 +351,20 @@ def draw_plots(
     }
     outcomes: dict[str, PlotOutcome] = {}
     for key, title, caption in plot_specs(state):
+        if only is not None and key not in only:
+            continue
         if state.data is None or not state.experiments:
             outcomes[key] = PlotOutcome(key, title, caption, None, "no experiment has run yet")
             continue
         path, reason = _attempt(key, drawers[key])
         outcomes[key] = PlotOutcome(key, title, caption, path, reason)
     return outcomes
+
+
+def in_report_order(state: SessionState, *parts: dict[str, PlotOutcome]) -> dict[str, PlotOutcome]:
+    """Plots drawn in several calls of ``draw_plots``, merged in the report's order."""
+    merged = {key: outcome for part in parts for key, outcome in part.items()}
+    return {key: merged[key] for key, _, _ in plot_specs(state) if key in merged}
 
 
 # ---- helpers -------------------------------------------------------------------------------

@@ -28,6 +28,14 @@ class Tracker(ABC):
     def log_final(self, state: SessionState) -> None:
         """Log the final model and holdout score (once)."""
 
+    def ready(self) -> bool:
+        """Whether a call would start at once (a tracker set up in the background may not be)."""
+        return True
+
+    def prepare_final(self) -> None:
+        """Get ready for ``log_final`` (called in the background while the final refit runs)."""
+        return None
+
     def close(self, state: SessionState) -> None:
         """End the parent run when the session is done."""
         return None

@@ -38,6 +38,9 @@ class DeferredTracker(Tracker):
         self._thread.join()
         return self._tracker
 
+    def ready(self) -> bool:
+        return not self._thread.is_alive()
+
     def start(self, state: SessionState) -> None:
         self._ready().start(state)
 
@@ -46,6 +49,9 @@ class DeferredTracker(Tracker):
 
     def log_final(self, state: SessionState) -> None:
         self._ready().log_final(state)
+
+    def prepare_final(self) -> None:
+        self._ready().prepare_final()
 
     def close(self, state: SessionState) -> None:
         self._ready().close(state)

@@ -50,7 +50,11 @@ from mlflow.utils.validation import (
 from ml_autopilot.log import get_logger
 from ml_autopilot.state import ExperimentRecord, SessionState, TrackingInfo
 from ml_autopilot.tracking.base import Tracker
-from ml_autopilot.tracking.pyfunc_model import MODEL_NAME, log_pyfunc_model
+from ml_autopilot.tracking.pyfunc_model import (
+    MODEL_NAME,
+    log_pyfunc_model,
+    prepare_model_logging,
+)
 from ml_autopilot.tracking.ui import artifact_root, store_uri
 
 logger = get_logger("tracking")
@@ -116,6 +120,13 @@ class MlflowTracker(Tracker):
                 return
             if not self._tracking(state).final_logged:
                 self._attempt("log the final model", self._log_final, state)
+
+    def prepare_final(self) -> None:
+        """Ready the model logging ahead of ``log_final`` (a failure only costs that time)."""
+        try:
+            prepare_model_logging()
+        except Exception as exc:
+            logger.debug("MLflow: preparing the model logging failed: %s", exc)
 
     def close(self, state: SessionState) -> None:
         """End the parent run: FAILED when the session failed, else FINISHED."""

@@ -142,6 +142,17 @@ def fluent_run(tracking_uri: str, run_id: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def prepare_model_logging() -> None:
+    """Do ahead what ``log_model`` does first: MLflow checks the given requirements against
+    the installed packages through a map of every installed distribution to its modules,
+    built by reading each one's metadata (1 s here). The map is MLflow's own cache."""
+    from mlflow.utils import requirements_utils
+
+    build_map = getattr(requirements_utils, "_init_modules_to_packages_map", None)
+    if build_map is not None:  # a private helper: a later MLflow may not have it
+        build_map()
+
+
 def log_pyfunc_model(bundle_path: Path, train_path: Path, tracking_uri: str, run_id: str) -> str:
     """Log the bundle as a pyfunc model of the run ``run_id``; returns the model's URI."""
     bundle = joblib.load(bundle_path)  # our own artifact, written by the run's final script

@@ -1,0 +1,49 @@
+"""The background-built tracker: readiness, delegation, and a failed setup."""
+
+from __future__ import annotations
+
+import threading
+
+from ml_autopilot.tracking.base import NullTracker, Tracker
+from ml_autopilot.tracking.deferred import DeferredTracker
+from ml_autopilot.tracking.pyfunc_model import prepare_model_logging
+
+
+class Counting(NullTracker):
+    def __init__(self) -> None:
+        self.prepared = 0
+
+    def prepare_final(self) -> None:
+        self.prepared += 1
+
+
+def test_ready_only_once_the_setup_is_done_and_calls_then_delegate() -> None:
+    release = threading.Event()
+    inner = Counting()
+
+    def build() -> Tracker:
+        release.wait(10)
+        return inner
+
+    tracker = DeferredTracker(build)
+    assert not tracker.ready()  # the session does not wait for it while workers idle
+    release.set()
+    tracker.prepare_final()  # waits for the setup, then delegates
+    assert tracker.ready() and inner.prepared == 1
+
+
+def test_a_failed_setup_leaves_a_ready_tracker_that_logs_nothing() -> None:
+    def build() -> Tracker:
+        raise RuntimeError("no store")
+
+    tracker = DeferredTracker(build)
+    tracker.prepare_final()
+    assert tracker.ready()
+
+
+def test_model_logging_preparation_fills_mlflows_package_map() -> None:
+    from mlflow.utils import requirements_utils
+
+    prepare_model_logging()
+    packages = requirements_utils._MODULES_TO_PACKAGES
+    assert packages is not None and "sklearn" in packages
