@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from ml_autopilot.ensemble import encoded_target, ensemble_experiment
 from ml_autopilot.errors import AutopilotError, SpecValidationError, UserError
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.execution.local import LocalExecutor
+from ml_autopilot.execution.warm import DEFAULT_PRELOAD
 from ml_autopilot.finalize import finalize
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext, baseline_spec
@@ -54,6 +55,9 @@ from ml_autopilot.state import (
 from ml_autopilot.termination import PLATEAU_REASON, TerminationView, check_termination
 from ml_autopilot.timing import checked_spans, spans_until_stopped
 from ml_autopilot.tracking.base import NullTracker, Tracker
+
+if TYPE_CHECKING:
+    from ml_autopilot.reporting.importance import ImportanceResult
 
 logger = get_logger("session")
 REPORTING_MODULE = "ml_autopilot.reporting.build"  # imported only for the end phase
@@ -190,7 +194,9 @@ class Session:
             self.tracker.close(state)
             return
         if state.phase in ("baseline", "iterating"):
-            _preload(REPORTING_MODULE)  # matplotlib and plotly load while experiments run
+            # matplotlib, plotly and the model libraries that unpickling the final model needs
+            # (about 1 s) load while experiments run, not after the final refit
+            _preload(REPORTING_MODULE, *DEFAULT_PRELOAD)
             self._iterate()  # tracking starts once its first experiments are running
         self._start_tracking()
         if state.phase == "finalizing":
@@ -363,22 +369,31 @@ class Session:
         # only the experiments and readies MLflow's model logging. Then the final model goes to
         # MLflow while the report is written: neither reads what the other writes (the tracker
         # sets only ``state.tracking``), so the two overlap.
-        with ThreadPoolExecutor(max_workers=2) as background:
+        with ThreadPoolExecutor(max_workers=3) as background:
             search_plots = background.submit(draw_search_plots, self.state, self.run_dir)
             background.submit(self.tracker.prepare_final)
             with _timed("final refit"):
                 self.state.final = finalize(self.state, self.executor, self.time_left())
-            self.save()
+            self.save()  # the importance script reads the final model from the saved state
+            importance = background.submit(self._timed_importance)
             logged = background.submit(self._timed_final_logging)
             self._collect_planner_outputs()
             self.state.phase = "done"  # the report describes the finished session
             with _timed("report"):
-                written = build_all(self.state, self.run_dir, search_plots.result)
+                written = build_all(
+                    self.state, self.run_dir, search_plots.result, importance.result
+                )
             logged.result()
         self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
         control.clear_stop(self.run_dir)
         self.tracker.close(self.state)
         self.save()
+
+    def _timed_importance(self) -> ImportanceResult:
+        from ml_autopilot.reporting.importance_job import importance_in_child
+
+        with _timed("feature importance (child process)"):
+            return importance_in_child(self.executor, self.state, self.run_dir)
 
     def _timed_final_logging(self) -> None:
         with _timed("MLflow final logging"):
@@ -704,17 +719,18 @@ class Session:
         save_state(self.state, self.run_dir)
 
 
-def _preload(module: str) -> None:
-    """Import ``module`` in a background thread, off the critical path; an import error is
+def _preload(*modules: str) -> None:
+    """Import ``modules`` in a background thread, off the critical path; an import error is
     left for the code that needs the module to raise."""
 
     def load() -> None:
-        try:
-            importlib.import_module(module)
-        except Exception as exc:  # pragma: no cover - re-raised where the module is used
-            logger.debug("preloading %s failed: %s", module, exc)
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # pragma: no cover - re-raised where the module is used
+                logger.debug("preloading %s failed: %s", module, exc)
 
-    threading.Thread(target=load, name=f"preload {module}", daemon=True).start()
+    threading.Thread(target=load, name="preload", daemon=True).start()
 
 
 @contextmanager

@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.reporting import build as build_module
 from ml_autopilot.reporting import importance as importance_module
 from ml_autopilot.reporting import plots as plots_module
 from ml_autopilot.reporting.build import build_all
 from ml_autopilot.reporting.dashboard import render_dashboard, write_dashboard
-from ml_autopilot.reporting.importance import compute_importance
+from ml_autopilot.reporting.importance import compute_importance, read_importance
+from ml_autopilot.reporting.importance_job import importance_in_child
 from ml_autopilot.reporting.report import render_report
 from ml_autopilot.reporting.summary import holdout_gap
 from ml_autopilot.session import Session
@@ -268,6 +270,20 @@ def test_importance_uses_fewer_rows_when_it_would_run_too_long(
     assert result.ok and result.n_rows == 50 < result.n_train_rows
     assert result.n_repeats == 1  # a pass on fewer rows still costs its fixed overhead
     assert result.metric == "rmse"
+
+
+def test_importance_in_a_child_process_writes_the_same_file(reg_run: Run, tmp_path: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(reg_run.run_dir, run_dir)
+    (run_dir / "report" / "importance.json").unlink()
+    result = importance_in_child(LocalExecutor(), reg_run.state, run_dir)
+    assert result.ok and result.metric == "rmse"
+    assert read_importance(run_dir) == result
+    script = run_dir / "report" / "importance_job" / "importance.py"
+    assert str(tmp_path) not in script.read_text(encoding="utf-8")  # fixed text, no literals
+    (run_dir / "state.json").unlink()  # the script fails: the report says why
+    failed = importance_in_child(LocalExecutor(), reg_run.state, run_dir)
+    assert failed.unavailable and failed.unavailable.startswith("it could not be computed")
 
 
 def test_importance_is_skipped_when_even_one_repeat_is_too_slow(

@@ -14,7 +14,11 @@ from typing import TypeVar
 
 from ml_autopilot.log import get_logger
 from ml_autopilot.reporting.dashboard import write_dashboard
-from ml_autopilot.reporting.importance import ImportanceResult, write_importance
+from ml_autopilot.reporting.importance import (
+    ImportanceResult,
+    save_importance,
+    write_importance,
+)
 from ml_autopilot.reporting.plots import (
     SEARCH_PLOTS,
     PlotOutcome,
@@ -38,38 +42,42 @@ def build_all(
     state: SessionState,
     run_dir: Path,
     search_plots: Callable[[], dict[str, PlotOutcome] | None] | None = None,
+    importance: Callable[[], ImportanceResult] | None = None,
 ) -> dict[str, Path]:
     """Write importance, plots, report and dashboard; returns {name: path} of what was written.
 
     ``search_plots`` gives the plots ``draw_search_plots`` drew already (it may wait for them);
-    then only the importance plot is drawn here. Keys: ``importance``, ``plot:<name>`` for each
-    drawn plot, ``report``, ``dashboard``.
+    then only the importance plot is drawn here. ``importance`` gives the importances computed
+    elsewhere (``importance_job``); without it they are computed here. Keys: ``importance``,
+    ``plot:<name>`` for each drawn plot, ``report``, ``dashboard``.
     """
     run_dir = Path(run_dir)
     written: dict[str, Path] = {}
-    importance_written = _guard("feature importance", lambda: write_importance(state, run_dir))
-    importance: ImportanceResult | None = None
+    # the dashboard needs no importance: written while a child process may compute it
+    dashboard = _guard("dashboard", lambda: write_dashboard(state, run_dir))
+    if importance is None:
+        compute = lambda: write_importance(state, run_dir)  # noqa: E731
+    else:
+        given = importance
+        compute = lambda: save_importance(given(), run_dir)  # noqa: E731
+    importance_written = _guard("feature importance", compute)
+    result: ImportanceResult | None = None
     if importance_written is not None:
-        written["importance"], importance = importance_written
+        written["importance"], result = importance_written
     plots: dict[str, PlotOutcome] | None
     if search_plots is None:
-        plots = _guard("plots", lambda: draw_plots(state, run_dir, importance))
+        plots = _guard("plots", lambda: draw_plots(state, run_dir, result))
     else:
         drawn = search_plots()
-        final = _guard(
-            "plots", lambda: draw_plots(state, run_dir, importance, only=("importance",))
-        )
+        final = _guard("plots", lambda: draw_plots(state, run_dir, result, only=("importance",)))
         # after a failure the report looks on disk for the plots, as when written alone
         plots = None if drawn is None or final is None else in_report_order(state, drawn, final)
     for key, outcome in (plots or {}).items():
         if outcome.path is not None:
             written[f"plot:{key}"] = outcome.path
-    report = _guard(
-        "report", lambda: write_report(state, run_dir, plots=plots, importance=importance)
-    )
+    report = _guard("report", lambda: write_report(state, run_dir, plots=plots, importance=result))
     if report is not None:
         written["report"] = report
-    dashboard = _guard("dashboard", lambda: write_dashboard(state, run_dir))
     if dashboard is not None:
         written["dashboard"] = dashboard
     return written

@@ -20,11 +20,16 @@ import joblib
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
-from sklearn.inspection import permutation_importance
 from threadpoolctl import threadpool_limits
 
 from ml_autopilot.log import get_logger
 from ml_autopilot.predict import prepare_features
+from ml_autopilot.reporting.permutation import (
+    CallCost,
+    Scorer,
+    measure_cost,
+    permutation_drops,
+)
 from ml_autopilot.state import SessionState
 
 logger = get_logger("reporting")
@@ -40,8 +45,6 @@ DATA_NOTE = (
     "measured on a sample of the training part (data/train.parquet) with the refit final model, "
     "not on the holdout"
 )
-
-Scorer = Callable[[Any, pd.DataFrame, np.ndarray], float]
 
 
 @dataclass(frozen=True)
@@ -74,17 +77,11 @@ class ImportanceResult:
 
 
 class FittedModel:
-    """A fitted predictor as ``permutation_importance`` expects one (it checks for ``fit``).
-
-    The saved model may be a scikit-learn pipeline or the engine's own ``WeightedEnsemble``;
-    either way it is already fitted, so ``fit`` does nothing.
-    """
+    """The saved model (a scikit-learn pipeline or the engine's own ``WeightedEnsemble``) with
+    array answers and its classes, as the scorers read them."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
-
-    def fit(self, *args: Any, **kwargs: Any) -> FittedModel:
-        return self
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.model.predict(features))
@@ -111,7 +108,11 @@ def compute_importance(state: SessionState, run_dir: Path) -> ImportanceResult:
 
 def write_importance(state: SessionState, run_dir: Path) -> tuple[Path, ImportanceResult]:
     """Compute the importances and write ``report/importance.json``."""
-    result = compute_importance(state, run_dir)
+    return save_importance(compute_importance(state, run_dir), run_dir)
+
+
+def save_importance(result: ImportanceResult, run_dir: Path) -> tuple[Path, ImportanceResult]:
+    """Write ``report/importance.json`` (the same text for the same result)."""
     path = Path(run_dir) / "report" / IMPORTANCE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
@@ -141,30 +142,23 @@ def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
     target = _encode_target(sample[state.data.target], state)
     scorer = make_scorer(state.metric.name, state.data.task, len(state.data.classes))
     model = FittedModel(bundle["pipeline"])
-    features, target, repeats = _fit_to_time(model, scorer, features, target, state)
-    if repeats == 0:
+    predict = model.predict if state.data.task == "regression" else model.predict_proba
+    plan = _fit_to_time(predict, features, state)
+    if plan is None:
         return ImportanceResult(
             unavailable=(
                 "skipped: one shuffle of each column would take longer than the "
-                f"{_budget(state):.1f} s this run allows for it"
+                f"{time_budget(state):.1f} s this run allows for it"
             )
         )
+    rows, repeats = plan
+    features, target = features.iloc[:rows], target[:rows]  # the sample is in random order
     started = time.perf_counter()
-    raw = permutation_importance(
-        model,
-        features,
-        target,
-        scoring=scorer,
-        n_repeats=repeats,
-        random_state=state.config.seed,
-        n_jobs=1,
-    )
+    drops = permutation_drops(model, scorer, features, target, repeats, state.config.seed)
     ranked = sorted(
         (
             FeatureImportance(str(c), float(m), float(s))
-            for c, m, s in zip(
-                features.columns, raw.importances_mean, raw.importances_std, strict=True
-            )
+            for c, m, s in zip(features.columns, drops.mean(axis=1), drops.std(axis=1), strict=True)
         ),
         key=lambda f: f.mean,
         reverse=True,
@@ -279,48 +273,49 @@ def aligned_proba(estimator: Any, features: pd.DataFrame, n_classes: int) -> np.
 
 
 def _fit_to_time(
-    pipeline: Any,
-    scorer: Scorer,
-    features: pd.DataFrame,
-    target: np.ndarray,
-    state: SessionState,
-) -> tuple[pd.DataFrame, np.ndarray, int]:
-    """Rows and repeats that keep the computation within its time budget.
+    predict: Callable[[pd.DataFrame], Any], features: pd.DataFrame, state: SessionState
+) -> tuple[int, int] | None:
+    """Rows and repeats that keep the computation within its time budget, or None to skip.
 
-    Fewer rows first (down to ``MIN_ROWS``), then fewer repeats (down to ``MIN_REPEATS``):
-    a scoring pass has a fixed cost per call that fewer rows do not remove. Zero repeats: even
-    one would take more than ``OVERRUN`` times the budget, so importance is skipped."""
-    budget = _budget(state)
-    started = time.perf_counter()
-    scorer(pipeline, features, target)
-    one_pass = time.perf_counter() - started
-    columns = features.shape[1]
-    if one_pass * (1 + N_REPEATS * columns) <= budget:
-        return features, target, N_REPEATS
-    if len(features) <= MIN_ROWS:
-        return features, target, _repeats_within(budget, one_pass, columns)
-    rows = max(MIN_ROWS, int(len(features) * budget / (one_pass * (1 + N_REPEATS * columns))))
-    rng = np.random.default_rng(state.config.seed)
-    keep = np.sort(rng.choice(len(features), size=rows, replace=False))
-    features, target = features.iloc[keep], target[keep]
-    started = time.perf_counter()
-    scorer(pipeline, features, target)  # a pass on fewer rows keeps its fixed cost: measure it
-    repeats = _repeats_within(budget, time.perf_counter() - started, columns)
-    logger.info(
-        "feature importance on %d rows, %d repeat(s), to stay within %.1f s", rows, repeats, budget
-    )
-    return features, target, repeats
+    The cost of a call is measured (a fixed part and a part per row); fewer rows first (down
+    to ``MIN_ROWS``), then fewer repeats (down to ``MIN_REPEATS``). None: even that would take
+    more than ``OVERRUN`` times the budget."""
+    budget = time_budget(state)
+    cost = measure_cost(predict, features, MIN_ROWS)
+    columns, available = features.shape[1], len(features)
+    rows = available
+    if cost.seconds(rows, columns, N_REPEATS) > budget:
+        rows = _rows_within(cost, budget, columns, available)
+    repeats = N_REPEATS
+    while repeats > MIN_REPEATS and cost.seconds(rows, columns, repeats) > budget:
+        repeats -= 1
+    if cost.seconds(rows, columns, repeats) > OVERRUN * budget:
+        return None
+    if rows < available or repeats < N_REPEATS:
+        logger.info(
+            "feature importance on %d rows, %d repeat(s), to stay within %.1f s",
+            rows,
+            repeats,
+            budget,
+        )
+    return rows, repeats
 
 
-def _budget(state: SessionState) -> float:
+def _rows_within(cost: CallCost, budget: float, columns: int, available: int) -> int:
+    """The most rows (at least ``MIN_ROWS``) whose computation with every repeat fits."""
+    low, high = min(MIN_ROWS, available), available
+    while low < high:
+        middle = (low + high + 1) // 2
+        if cost.seconds(middle, columns, N_REPEATS) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def time_budget(state: SessionState) -> float:
+    """Seconds the importance may take: a share of the run's budget, at most a cap."""
     return min(TIME_BUDGET_SECONDS, BUDGET_SHARE * state.config.time_budget)
-
-
-def _repeats_within(budget: float, one_pass: float, columns: int) -> int:
-    if one_pass * (1 + columns) > OVERRUN * budget:
-        return 0
-    fitting = int((budget / max(one_pass, 1e-9) - 1) / max(columns, 1))
-    return max(MIN_REPEATS, min(N_REPEATS, fitting))
 
 
 def _one_line(value: object, limit: int = 200) -> str:
