@@ -229,3 +229,27 @@ def test_a_booster_out_of_time_gets_a_faster_variant_and_no_slower_entry():
     }
     assert faster.direction == "time budget" and faster.source == "rule"
     validate_spec(faster, "classification", ctx.profile)
+
+
+def test_fast_lightgbm_joins_the_portfolio_from_twenty_thousand_rows():
+    from ml_autopilot.planning.portfolio import portfolio_for
+
+    models = ["lightgbm", "catboost", "xgboost"]
+    small = [e.name for e in portfolio_for("classification", 19_999, models)]
+    large = [e.name for e in portfolio_for("classification", 20_000, models)]
+    assert "lightgbm_fast" not in small
+    assert large[:2] == ["lightgbm_default", "lightgbm_fast"]  # launched together at the start
+
+
+def test_a_stale_top_hypothesis_gives_way_to_the_next_idea_not_the_one_after():
+    ctx = context()
+    planner = OptimizerPlanner(ctx)
+    first = planner.propose(ctx)
+    assert first is not None
+    ctx.hypothesis = planner.hypothesise(ctx).top  # formed before ``first`` was launched
+    ctx.pending = [first]
+    fresh = [c.action for c in planner._candidates(ctx)]
+    assert ctx.hypothesis is not None and ctx.hypothesis.action not in fresh
+    second = planner.propose(ctx)
+    assert second is not None and second.name != first.name
+    assert second.name == fresh[0]["entry"]  # the best idea left, not the runner-up

@@ -152,8 +152,10 @@ class OptimizerPlanner(Planner):
         if hypothesis is None:
             return None
         spec = self._realise(hypothesis.action, hypothesis.statement, context)
-        if spec is None:  # the top idea went stale (e.g. already run): take the next one
-            for candidate in self._candidates(context)[1:]:
+        if spec is None:  # the top idea went stale (e.g. already running): take the next one
+            for candidate in self._candidates(context):
+                if candidate.action == hypothesis.action:
+                    continue  # the stale idea itself; the fresh list need not start with it
                 spec = self._realise(candidate.action, candidate.statement, context)
                 if spec is not None:
                     break
