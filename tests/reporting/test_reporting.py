@@ -42,6 +42,7 @@ from ml_autopilot.state import (
     ResearchDirection,
     SessionState,
     SteeringNote,
+    load_state,
 )
 from tests.conftest import make_classification_frame, make_regression_frame, run_config
 
@@ -284,6 +285,26 @@ def test_importance_in_a_child_process_writes_the_same_file(reg_run: Run, tmp_pa
     (run_dir / "state.json").unlink()  # the script fails: the report says why
     failed = importance_in_child(LocalExecutor(), reg_run.state, run_dir)
     assert failed.unavailable and failed.unavailable.startswith("it could not be computed")
+
+
+class RemoteExecutor(LocalExecutor):
+    """An executor whose scripts would not see the run folder (as a remote Dask worker)."""
+
+    local_files = False
+
+    def run(self, request):  # type: ignore[no-untyped-def]
+        raise AssertionError("the importance must not be sent where the run folder is absent")
+
+
+def test_importance_stays_in_process_when_scripts_cannot_see_the_run_folder(
+    reg_run: Run, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(reg_run.run_dir, run_dir)
+    shutil.rmtree(run_dir / "report" / "importance_job")  # left by the session's own end
+    state = load_state(run_dir)
+    result = Session(state, executor=RemoteExecutor())._timed_importance()
+    assert result.ok and not (run_dir / "report" / "importance_job").exists()
 
 
 def test_importance_is_skipped_when_even_one_repeat_is_too_slow(

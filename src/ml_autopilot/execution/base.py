@@ -39,6 +39,10 @@ class ExecutionRequest:
 class Executor(ABC):
     """Runs generated scripts in isolation."""
 
+    #: Whether the scripts it runs read this machine's files at their paths (a Dask worker
+    #: elsewhere gets only the inputs a script names, see ``dask_executor``).
+    local_files: bool = True
+
     @abstractmethod
     def run(self, request: ExecutionRequest) -> ExecutionOutcome:
         """Run one script to completion, timeout or crash; never raise for its failures."""

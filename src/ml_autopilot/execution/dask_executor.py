@@ -133,6 +133,8 @@ class DaskStats:
 class DaskExecutor(Executor):
     """Runs each script as a Dask task: a ``LocalExecutor`` subprocess on a worker."""
 
+    local_files = False  # a worker may see none of the run folder
+
     def __init__(
         self,
         scheduler_address: str | None = None,

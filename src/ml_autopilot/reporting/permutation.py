@@ -22,6 +22,7 @@ import pandas as pd
 
 Scorer = Callable[[Any, pd.DataFrame, np.ndarray], float]
 BATCH_ROWS = 50_000  # rows predicted in one call (memory: a copy of the sample per block)
+LARGE_FACTOR = 4  # the cost per row is measured between n and LARGE_FACTOR * n rows
 
 
 class _Answers:
@@ -101,14 +102,17 @@ class CallCost:
 def measure_cost(
     predict: Callable[[pd.DataFrame], Any], features: pd.DataFrame, small: int
 ) -> CallCost:
-    """Time ``predict`` on the first ``small`` rows and on all of them; the difference gives
-    the cost per row, the rest is fixed (with one size, all of it counts as fixed)."""
+    """Time ``predict`` on the first ``small`` rows and on up to ``LARGE_FACTOR`` times as
+    many; the difference gives the cost per row, the rest is fixed (with one size, all of it
+    counts as fixed). The larger call stays small: for a slow model it costs as much as a
+    share of the computation it plans."""
     small = max(1, min(small, len(features)))
+    large = min(len(features), LARGE_FACTOR * small)
     first = _timed(predict, features.iloc[:small])
-    if small == len(features):
+    if small == large:
         return CallCost(fixed=first, per_row=0.0)
-    whole = _timed(predict, features)
-    per_row = max(whole - first, 0.0) / (len(features) - small)
+    second = _timed(predict, features.iloc[:large])
+    per_row = max(second - first, 0.0) / (large - small)
     return CallCost(fixed=max(first - small * per_row, 0.0), per_row=per_row)
 
 
