@@ -58,6 +58,23 @@ def test_leave_waits_for_threads_and_ends_idle_pool_workers() -> None:
     assert done.stdout.splitlines() == ["pool task", "thread finished"]
 
 
+def test_without_cpythons_exit_hook_the_process_exits_the_normal_way() -> None:
+    done = _run(
+        """
+        import atexit
+        from ml_autopilot.process_exit import leave
+        atexit.register(lambda: print("handler ran"))
+        run_exitfuncs = atexit._run_exitfuncs
+        del atexit._run_exitfuncs  # as on an interpreter without it
+        try:
+            leave(4)
+        finally:
+            atexit._run_exitfuncs = run_exitfuncs
+        """
+    )
+    assert done.returncode == 4 and done.stdout == "handler ran\n"
+
+
 @pytest.mark.parametrize(
     ("value", "code", "printed"),
     [(None, 0, ""), (0, 0, ""), (2, 2, ""), ("a message", 1, "a message\n")],

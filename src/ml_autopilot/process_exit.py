@@ -55,6 +55,9 @@ def finish() -> None:
 
 
 def leave(code: int) -> NoReturn:
-    """End the process with ``code`` after ``finish``, skipping the interpreter teardown."""
+    """End the process with ``code`` after ``finish``, skipping the interpreter teardown (an
+    interpreter without CPython's ``atexit._run_exitfuncs`` exits the normal way)."""
+    if not hasattr(atexit, "_run_exitfuncs"):
+        raise SystemExit(code)
     finish()
     os._exit(code)
