@@ -4,7 +4,9 @@ The saved pipeline takes the raw feature columns (after ``prepare_features``), s
 raw column measures what the whole pipeline, preprocessing included, loses without it. It is
 measured on a seeded sample of the training part (``data/train.parquet``), never the holdout,
 with the session's own metric; a positive importance means the metric gets worse when the
-column is shuffled. The result is written to ``report/importance.json``.
+column is shuffled. The shuffled copies are predicted in batches (``permutation.py``), and the
+rows and repeats are chosen to fit ``time_budget``. The result is written to
+``report/importance.json``; a session computes it in a child process (``importance_job.py``).
 """
 
 from __future__ import annotations
