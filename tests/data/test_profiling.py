@@ -100,6 +100,17 @@ def test_leakage_bins_numeric_columns() -> None:
     assert _kinds(profile_data(df, "label", "classification")) == {"leakage": {"score"}}
 
 
+def test_leakage_groups_missing_values_together_and_survives_unhashable_values() -> None:
+    from ml_autopilot.data.profiling import MISSING_GROUP, _leakage_groups
+
+    df = pd.DataFrame({"colour": ["red", "blue"] * 20, "label": ["a", "b"] * 20})
+    column = next(c for c in profile_data(df, "label", "classification").columns)
+    groups = _leakage_groups(pd.Series([None, np.nan, pd.NA, "x", "x"], dtype=object), column)
+    assert groups.tolist()[:3] == [MISSING_GROUP] * 3 and groups[3] == groups[4] != MISSING_GROUP
+    listed = pd.Series([[1], [1], [2], None], dtype=object)  # lists in a Parquet column
+    assert _leakage_groups(listed, column).tolist() == [0, 0, 1, MISSING_GROUP]
+
+
 def test_no_leakage_when_target_is_imbalanced() -> None:
     n = 200
     label = np.where(np.arange(n) < 190, "a", "b")

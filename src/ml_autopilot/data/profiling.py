@@ -41,7 +41,7 @@ LEAKAGE_MAX_GROUP_SHARE = 0.5
 SMALL_DATA_ROWS = 100
 _ID_NAME = re.compile(r"(?:^|[_\s.\-])id$")
 _CAMEL_ID = re.compile(r"[a-z](?:Id|ID)$")
-_MISSING_GROUP = "\x00missing"
+MISSING_GROUP = -1  # the group code of missing values in the leakage check
 WarningKind = Literal[
     "id_like", "constant", "high_cardinality", "leakage", "many_missing", "small_data"
 ]
@@ -310,13 +310,18 @@ def _group_majority_accuracy(s: pd.Series, y: pd.Series, col: ColumnProfile) -> 
 
 
 def _leakage_groups(s: pd.Series, col: ColumnProfile) -> pd.Series:
-    """The feature as group keys (strings), binned when numeric with many values."""
+    """The feature as integer group codes, binned when numeric with many values; missing
+    values are one group (-1). Vectorised: a Python call per value took 1.6 s for connect-4's
+    42 columns of 40,000 rows."""
     if col.kind == "numeric" and col.n_unique > LEAKAGE_BINS:
         binned = pd.qcut(_as_float(s), q=LEAKAGE_BINS, labels=False, duplicates="drop")
-        keys = binned.map(lambda v: _MISSING_GROUP if pd.isna(v) else f"bin{int(v)}")
+        codes = binned.fillna(MISSING_GROUP).to_numpy(dtype="int64")
     else:
-        keys = s.map(lambda v: _MISSING_GROUP if _scalar_missing(v) else repr(v))
-    return keys.astype(object).reset_index(drop=True)
+        try:
+            codes, _ = pd.factorize(s, use_na_sentinel=True)  # None, NaN and NA share -1
+        except TypeError:  # unhashable values (lists in a Parquet column): by their text
+            codes, _ = pd.factorize(s.astype(str).where(s.notna()), use_na_sentinel=True)
+    return pd.Series(codes, dtype="int64")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -341,11 +346,3 @@ def _finite(value: Any) -> float | None:
 def _pct(part: int, whole: int) -> float:
     """Percentage rounded to 2 decimals; 0 when there is nothing to count."""
     return round(100.0 * part / whole, 2) if whole else 0.0
-
-
-def _scalar_missing(value: Any) -> bool:
-    """``pd.isna`` for one value, false for containers."""
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
