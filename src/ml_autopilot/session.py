@@ -389,17 +389,17 @@ class Session:
         self.tracker.close(self.state)
         self.save()
 
-    def _timed_importance(self) -> ImportanceResult:
-        """The final model's importance: in a child process of the executor when its scripts
-        see this run folder (the importance script reads the state, data and model there),
-        else in this process."""
-        from ml_autopilot.reporting.importance import compute_importance
+    def _timed_importance(self) -> tuple[Path, ImportanceResult]:
+        """The final model's importance, written to ``report/importance.json``: in a child
+        process of the executor when its scripts see this run folder (the importance script
+        reads the state, data and model there), else in this process."""
+        from ml_autopilot.reporting.importance import write_importance
         from ml_autopilot.reporting.importance_job import importance_in_child
 
         with _timed("feature importance"):
             if self.executor.local_files:
                 return importance_in_child(self.executor, self.state, self.run_dir)
-            return compute_importance(self.state, self.run_dir)
+            return write_importance(self.state, self.run_dir)
 
     def _timed_final_logging(self) -> None:
         with _timed("MLflow final logging"):

@@ -277,34 +277,34 @@ def test_importance_in_a_child_process_writes_the_same_file(reg_run: Run, tmp_pa
     run_dir = tmp_path / "copy"
     shutil.copytree(reg_run.run_dir, run_dir)
     (run_dir / "report" / "importance.json").unlink()
-    result = importance_in_child(LocalExecutor(), reg_run.state, run_dir)
+    path, result = importance_in_child(LocalExecutor(), reg_run.state, run_dir)
+    assert path == run_dir / "report" / "importance.json"
     assert result.ok and result.metric == "rmse"
     assert read_importance(run_dir) == result
     script = run_dir / "report" / "importance_job" / "importance.py"
     assert str(tmp_path) not in script.read_text(encoding="utf-8")  # fixed text, no literals
     (run_dir / "state.json").unlink()  # the script fails: the report says why
-    failed = importance_in_child(LocalExecutor(), reg_run.state, run_dir)
+    _, failed = importance_in_child(LocalExecutor(), reg_run.state, run_dir)
     assert failed.unavailable and failed.unavailable.startswith("it could not be computed")
-
-
-class RemoteExecutor(LocalExecutor):
-    """An executor whose scripts would not see the run folder (as a remote Dask worker)."""
-
-    local_files = False
-
-    def run(self, request):  # type: ignore[no-untyped-def]
-        raise AssertionError("the importance must not be sent where the run folder is absent")
+    assert read_importance(run_dir) == failed  # the report reads the reason from the file
 
 
 def test_importance_stays_in_process_when_scripts_cannot_see_the_run_folder(
     reg_run: Run, tmp_path: Path
 ) -> None:
+    from ml_autopilot.execution.dask_executor import DaskExecutor
+
     run_dir = tmp_path / "copy"
     shutil.copytree(reg_run.run_dir, run_dir)
     shutil.rmtree(run_dir / "report" / "importance_job")  # left by the session's own end
     state = load_state(run_dir)
-    result = Session(state, executor=RemoteExecutor())._timed_importance()
+    executor = DaskExecutor(n_workers=1)  # its workers may not see the run folder
+    try:
+        _, result = Session(state, executor=executor)._timed_importance()
+    finally:
+        executor.close()
     assert result.ok and not (run_dir / "report" / "importance_job").exists()
+    assert executor.stats.tasks == 0
 
 
 def test_importance_is_skipped_when_even_one_repeat_is_too_slow(

@@ -14,16 +14,13 @@ from typing import TypeVar
 
 from ml_autopilot.log import get_logger
 from ml_autopilot.reporting.dashboard import write_dashboard
-from ml_autopilot.reporting.importance import (
-    ImportanceResult,
-    save_importance,
-    write_importance,
-)
+from ml_autopilot.reporting.importance import ImportanceResult, write_importance
 from ml_autopilot.reporting.plots import (
-    SEARCH_PLOTS,
+    FINAL_MODEL_PLOTS,
     PlotOutcome,
     draw_plots,
     in_report_order,
+    search_plot_keys,
 )
 from ml_autopilot.reporting.report import write_report
 from ml_autopilot.state import SessionState
@@ -35,32 +32,31 @@ T = TypeVar("T")
 def draw_search_plots(state: SessionState, run_dir: Path) -> dict[str, PlotOutcome] | None:
     """The plots that read only the experiments, not the final model: the session draws them
     while the final refit runs and hands them to ``build_all`` (None: drawing failed)."""
-    return _guard("plots", lambda: draw_plots(state, run_dir, None, only=SEARCH_PLOTS))
+    keys = search_plot_keys(state)
+    return _guard("plots", lambda: draw_plots(state, run_dir, None, only=keys))
 
 
 def build_all(
     state: SessionState,
     run_dir: Path,
     search_plots: Callable[[], dict[str, PlotOutcome] | None] | None = None,
-    importance: Callable[[], ImportanceResult] | None = None,
+    importance: Callable[[], tuple[Path, ImportanceResult]] | None = None,
 ) -> dict[str, Path]:
     """Write importance, plots, report and dashboard; returns {name: path} of what was written.
 
     ``search_plots`` gives the plots ``draw_search_plots`` drew already (it may wait for them);
-    then only the importance plot is drawn here. ``importance`` gives the importances computed
-    elsewhere (``importance_job``); without it they are computed here. Keys: ``importance``,
+    then only the importance plot is drawn here. ``importance`` gives the importances written
+    elsewhere (``importance_job``) and their file; without it they are computed here. Keys:
+    ``importance``,
     ``plot:<name>`` for each drawn plot, ``report``, ``dashboard``.
     """
     run_dir = Path(run_dir)
     written: dict[str, Path] = {}
     # the dashboard needs no importance: written while a child process may compute it
     dashboard = _guard("dashboard", lambda: write_dashboard(state, run_dir))
-    if importance is None:
-        compute = lambda: write_importance(state, run_dir)  # noqa: E731
-    else:
-        given = importance
-        compute = lambda: save_importance(given(), run_dir)  # noqa: E731
-    importance_written = _guard("feature importance", compute)
+    importance_written = _guard(
+        "feature importance", importance or (lambda: write_importance(state, run_dir))
+    )
     result: ImportanceResult | None = None
     if importance_written is not None:
         written["importance"], result = importance_written
@@ -69,7 +65,7 @@ def build_all(
         plots = _guard("plots", lambda: draw_plots(state, run_dir, result))
     else:
         drawn = search_plots()
-        final = _guard("plots", lambda: draw_plots(state, run_dir, result, only=("importance",)))
+        final = _guard("plots", lambda: draw_plots(state, run_dir, result, only=FINAL_MODEL_PLOTS))
         # after a failure the report looks on disk for the plots, as when written alone
         plots = None if drawn is None or final is None else in_report_order(state, drawn, final)
     for key, outcome in (plots or {}).items():

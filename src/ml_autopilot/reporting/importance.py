@@ -114,16 +114,20 @@ def write_importance(state: SessionState, run_dir: Path) -> tuple[Path, Importan
 
 
 def save_importance(result: ImportanceResult, run_dir: Path) -> tuple[Path, ImportanceResult]:
-    """Write ``report/importance.json`` (the same text for the same result)."""
-    path = Path(run_dir) / "report" / IMPORTANCE_FILE
+    """Write ``report/importance.json``."""
+    path = importance_path(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
     return path, result
 
 
+def importance_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "report" / IMPORTANCE_FILE
+
+
 def read_importance(run_dir: Path) -> ImportanceResult | None:
     """The importances written earlier, or None when there is no readable file."""
-    path = Path(run_dir) / "report" / IMPORTANCE_FILE
+    path = importance_path(run_dir)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         raw["features"] = [FeatureImportance(**f) for f in raw.get("features", [])]

@@ -7,7 +7,7 @@ default warm executor, a fork of the zygote that has those libraries loaded) it 
 other core. The script is fixed text: no value in it comes from the data, a spec or a user. It
 finds the run folder from its own location, computes the importances from the saved state
 (``importance.write_importance``) and writes ``report/importance.json``, which the session
-then reads.
+then reads; when the script fails, the session writes the reason there instead.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 from ml_autopilot.execution.base import ExecutionRequest, Executor
 from ml_autopilot.reporting.importance import (
     ImportanceResult,
+    importance_path,
     read_importance,
+    save_importance,
     time_budget,
 )
 from ml_autopilot.state import SessionState
@@ -39,9 +41,12 @@ print(json.dumps({"available": result.unavailable is None}))
 '''
 
 
-def importance_in_child(executor: Executor, state: SessionState, run_dir: Path) -> ImportanceResult:
-    """Run the importance script through ``executor``; the result it wrote, or why there is
-    none (the script failed or timed out: the report says so)."""
+def importance_in_child(
+    executor: Executor, state: SessionState, run_dir: Path
+) -> tuple[Path, ImportanceResult]:
+    """Run the importance script through ``executor``; ``report/importance.json`` and the
+    result the script wrote there, or why there is none (the script failed or timed out: the
+    file then says so, and so does the report)."""
     folder = Path(run_dir) / "report" / JOB_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / SCRIPT_NAME
@@ -57,8 +62,12 @@ def importance_in_child(executor: Executor, state: SessionState, run_dir: Path) 
     )
     if outcome.status != "success":
         why = outcome.error or outcome.status
-        return ImportanceResult(unavailable=f"it could not be computed ({why})")
+        return save_importance(
+            ImportanceResult(unavailable=f"it could not be computed ({why})"), run_dir
+        )
     result = read_importance(run_dir)
     if result is None:
-        return ImportanceResult(unavailable="its result could not be read")
-    return result
+        return save_importance(
+            ImportanceResult(unavailable="its result could not be read"), run_dir
+        )
+    return importance_path(run_dir), result

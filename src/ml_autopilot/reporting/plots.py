@@ -30,16 +30,8 @@ PLOTS_DIR = "plots"
 TOP_FEATURES = 20
 MAX_ROC_CLASSES = 10
 MAX_ANNOTATED_CLASSES = 15
-#: The plots drawn from the experiments alone (every one but the final model's importance).
-SEARCH_PLOTS = (
-    "progress",
-    "models",
-    "improvement",
-    "predicted_vs_actual",
-    "residuals",
-    "confusion_matrix",
-    "roc",
-)
+#: The plots that need the final model; every other plot reads only the experiments.
+FINAL_MODEL_PLOTS = ("importance",)
 BETTER, WORSE, NEUTRAL, FAILED = "#2a9d8f", "#e76f51", "#457b9d", "#d62828"
 
 
@@ -335,8 +327,8 @@ def draw_plots(
     only: Collection[str] | None = None,
 ) -> dict[str, PlotOutcome]:
     """Draw every plot (or those named in ``only``) into ``run_dir/report/plots``; never raises
-    for a plot that fails. Only ``importance`` needs the final model: the others read the
-    experiments, so they can be drawn while the final refit runs (``SEARCH_PLOTS``)."""
+    for a plot that fails. Only ``FINAL_MODEL_PLOTS`` need the final model: the others read
+    the experiments, so they can be drawn while the final refit runs (``search_plot_keys``)."""
     out_dir = Path(run_dir) / "report" / PLOTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     drawers: dict[str, Callable[[], Path]] = {
@@ -359,6 +351,11 @@ def draw_plots(
         path, reason = _attempt(key, drawers[key])
         outcomes[key] = PlotOutcome(key, title, caption, path, reason)
     return outcomes
+
+
+def search_plot_keys(state: SessionState) -> list[str]:
+    """The plots of this run that read only the experiments, not the final model."""
+    return [key for key, _, _ in plot_specs(state) if key not in FINAL_MODEL_PLOTS]
 
 
 def in_report_order(state: SessionState, *parts: dict[str, PlotOutcome]) -> dict[str, PlotOutcome]:
