@@ -132,7 +132,7 @@ def _print_summary(state: SessionState) -> None:
         table.add_row("Best (CV)", f"{best.spec.name}: {best.result.cv_score:.5g}{gain}")
     if final and final.status == "success":
         table.add_row("Holdout score", f"{final.holdout_score:.5g} ({final.name})")
-        table.add_row("Model", final.model_path or "-")
+        table.add_row("Model", f"{final.model_path or '-'} ({state.saved_model_rows()})")
     elif final:
         table.add_row("Final model", f"[red]failed[/]: {final.error}")
     report_dir = Path(state.config.output_dir) / "report"
@@ -179,6 +179,14 @@ def run(
     plateau: Annotated[int, typer.Option(help=PLATEAU_HELP)] = 3,
     target_score: Annotated[float | None, typer.Option(help="stop once CV reaches this")] = None,
     holdout: Annotated[float, typer.Option(help="private holdout fraction")] = 0.2,
+    refit_full: Annotated[
+        bool,
+        typer.Option(
+            "--refit-full/--no-refit-full",
+            help="save the chosen recipe refit on all rows (holdout included) once the holdout "
+            "is scored; --no-refit-full saves the scored model",
+        ),
+    ] = True,
     folds: Annotated[int, typer.Option(help="cross-validation folds")] = 5,
     output_dir: Annotated[Path | None, typer.Option(help="run folder (RUN_DIR)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 42,

@@ -38,6 +38,11 @@ class RunConfig(BaseModel):
     min_improvement: float = Field(0.005, ge=0, description="relative gain that counts")
     target_score: float | None = None
     holdout: float = Field(0.2, gt=0, lt=0.9)
+    refit_full: bool = Field(
+        True,
+        description="after the holdout is scored, save the same recipe refit on all rows "
+        "(holdout included) when it fits in the budget",
+    )
     folds: int = Field(5, ge=2, le=20)
     seed: int = 42
     n_threads: int = Field(

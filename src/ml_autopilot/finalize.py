@@ -1,8 +1,13 @@
-"""The last phase: refit the best configuration on all non-holdout data, score the holdout once.
+"""The last phase: refit the best configuration on all non-holdout data, score the holdout once,
+and save the same recipe refit on every row.
 
-The refit runs the same template as the experiments, in ``final`` mode, in the same isolated
-executor; it alone reads the holdout file. If the best configuration cannot be refit (a crash, no
-time), the baseline is refit instead, so a finished session always leaves a usable model.
+The refits run the same template as the experiments (``final``/``refit`` mode for the model whose
+holdout score is reported, ``refit_all`` for the same recipe on search + holdout rows) in the same
+isolated executor, side by side. The model saved for ``autopilot predict`` is the all-rows refit
+when it finished inside the budget (``RunConfig.refit_full``), else the scored one; which it is,
+and on how many rows it trained, is recorded. Nothing is decided from the all-rows refit or the
+holdout score. If the best configuration cannot be refit (a crash, no time), the next candidate
+is (finally the baseline), so a finished session always leaves a usable model.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
@@ -28,9 +35,13 @@ from ml_autopilot.timing import Span, checked_spans
 
 logger = get_logger("finalize")
 FINAL_DIR = "final"
+ALL_ROWS_DIR = "all_rows"  # inside FINAL_DIR: the same recipe refit on search + holdout rows
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
 MIN_FINAL_TIMEOUT = 60.0
+# A refit on all rows sees 1 / (1 - holdout) times the rows of the scored refit; its cost is
+# estimated as the scored refit's times this (the holdout is 20% by default: 1.25 x the rows).
+ALL_ROWS_MIN_SECONDS = 1.0  # an all-rows refit is not started with less time than this left
 
 
 def final_candidates(state: SessionState) -> list[ExperimentRecord]:
@@ -57,15 +68,42 @@ def final_candidates(state: SessionState) -> list[ExperimentRecord]:
     return candidates
 
 
+@dataclass(frozen=True, eq=False)  # jobs are told apart by identity
+class RefitJob:
+    """One script of the end phase: a model (or an ensemble member) refit in one scope."""
+
+    record: ExperimentRecord
+    mode: Mode  # "final" (single model, scores the holdout), "refit" (member), "refit_all"
+    folder: Path
+
+    @property
+    def all_rows(self) -> bool:
+        return self.mode == "refit_all"
+
+
+def refit_estimate(state: SessionState, record: ExperimentRecord) -> float:
+    """Seconds one refit of ``record`` on the non-holdout rows takes, from its CV fit time."""
+    return (record.result.fit_time or 0.0) / max(state.config.folds - 1, 1)
+
+
+def all_rows_factor(state: SessionState) -> float:
+    """How many times the rows of the scored refit an all-rows refit trains on."""
+    return 1.0 / (1.0 - state.config.holdout)
+
+
 def finalize(state: SessionState, executor: Executor, time_left: float) -> FinalResult | None:
-    """Refit and score the holdout once; None when no experiment ever succeeded."""
+    """Refit, score the holdout once, refit on all rows; None when no experiment ever succeeded.
+
+    ``time_left`` is what is left of the budget: the scored refit may outlive it (a finished
+    session must leave a model), the all-rows refit may not (it is an improvement, not a need).
+    """
     candidates = final_candidates(state)
     if not candidates:
         return None
+    deadline = time.monotonic() + time_left
     errors: list[str] = []
     for record in candidates:
-        refit = _refit_ensemble if record.spec.model == "ensemble" else _refit
-        result = refit(state, record, executor, time_left)
+        result = _refit_candidate(state, record, executor, time_left, deadline)
         if result.status == "success":
             if errors:
                 result.error = "; ".join(errors)
@@ -82,18 +120,119 @@ def finalize(state: SessionState, executor: Executor, time_left: float) -> Final
     )
 
 
-def _run_script(
+def _refit_candidate(
     state: SessionState,
     record: ExperimentRecord,
     executor: Executor,
-    workdir: Path,
-    timeout: float,
-    mode: Mode,
+    time_left: float,
+    deadline: float,
+) -> FinalResult:
+    """Refit one candidate (a single model or every member of a blend) in both scopes at once;
+    score the holdout with the non-holdout refit; save the all-rows refit if it finished."""
+    assert state.data is not None
+    workdir = Path(state.config.output_dir) / FINAL_DIR
+    shutil.rmtree(workdir, ignore_errors=True)
+    jobs = _jobs(state, record, workdir)
+    outcomes = _run_jobs(state, jobs, executor, time_left, deadline)
+    scored = [(job, outcomes[job]) for job in jobs if not job.all_rows]
+    common = {
+        "iteration": record.iteration,
+        "name": record.spec.name,
+        "cv_score": record.result.cv_score,
+    }
+    failed = next(((j, o) for j, o in scored if o.status != "success"), None)
+    if failed is not None:
+        job, outcome = failed
+        where = f"member {job.record.iteration}: " if job.mode == "refit" else ""
+        return FinalResult(status="failed", error=f"{where}{outcome.error}", **common)
+    spans: list[Span] = []
+    for outcome in outcomes.values():
+        if outcome.status == "success":
+            spans += checked_spans(outcome.payload.get("model_spans"))
+    if record.spec.model == "ensemble":
+        bundle = _blend(state, record, [job.folder for job, _ in scored])
+        scoring_started = time.time()
+        metrics = _score_holdout(state, bundle)
+        spans.append((scoring_started, time.time()))
+        joblib.dump(bundle, workdir / MODEL_FILE)
+    else:
+        metrics = _finite(scored[0][1].payload.get("holdout_metrics", {}))
+    result = FinalResult(
+        status="success",
+        holdout_score=metrics.get(state.metric.name),
+        holdout_metrics=metrics,
+        holdout_model_path=str(workdir / MODEL_FILE),
+        model_path=str(workdir / MODEL_FILE),
+        trained_rows=state.data.n_train,
+        refit_time=_summed_refit_time(o for _, o in scored),
+        model_spans=spans,
+        **common,
+    )
+    _write_card(workdir, state, record, result)
+    _adopt_all_rows(state, record, result, [(j, outcomes[j]) for j in jobs if j.all_rows])
+    return result
+
+
+def _jobs(state: SessionState, record: ExperimentRecord, workdir: Path) -> list[RefitJob]:
+    """The scored refits first (they decide whether the candidate succeeds), then the
+    all-rows refits of the same models."""
+    if record.spec.model == "ensemble":
+        members = [state.experiments[i] for i in record.spec.params["members"]]
+        jobs = [RefitJob(m, "refit", _member_folder(workdir, m)) for m in members]
+    else:
+        members = [record]
+        jobs = [RefitJob(record, "final", workdir)]
+    if state.config.refit_full:
+        all_rows = workdir / ALL_ROWS_DIR
+        ensemble = record.spec.model == "ensemble"
+        jobs += [
+            RefitJob(m, "refit_all", _member_folder(all_rows, m) if ensemble else all_rows)
+            for m in members
+        ]
+    return jobs
+
+
+def _member_folder(workdir: Path, member: ExperimentRecord) -> Path:
+    return workdir / "members" / f"{member.iteration:03d}_{member.spec.name}"
+
+
+def _run_jobs(
+    state: SessionState,
+    jobs: list[RefitJob],
+    executor: Executor,
+    time_left: float,
+    deadline: float,
+) -> dict[RefitJob, ExecutionOutcome]:
+    """Run the refits side by side, as many at once as the session runs experiments; a lone
+    refit gets every core. An all-rows refit is skipped when its estimated time is not left
+    before the deadline, and killed at the deadline."""
+    config = state.config
+    threads = config.n_threads if len(jobs) == 1 else config.threads_per_experiment
+
+    def run(job: RefitJob) -> ExecutionOutcome:
+        if job.all_rows:
+            left = deadline - time.monotonic()
+            needed = max(refit_estimate(state, job.record) * all_rows_factor(state), 0.0)
+            if left < max(needed, ALL_ROWS_MIN_SECONDS):
+                return ExecutionOutcome(
+                    status="failed",
+                    error=f"not started: {left:.1f} s of the budget left, about {needed:.1f} s "
+                    "needed",
+                )
+            timeout = left
+        else:
+            timeout = _timeout(state, job.record, time_left)
+        return _run_script(state, job, executor, timeout, threads)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(config.workers, len(jobs)))) as pool:
+        return dict(zip(jobs, pool.map(run, jobs), strict=True))
+
+
+def _run_script(
+    state: SessionState, job: RefitJob, executor: Executor, timeout: float, threads: int
 ) -> ExecutionOutcome:
     assert state.data is not None and state.profile is not None
-    shutil.rmtree(workdir, ignore_errors=True)
-    # a lone refit gets every core; ensemble members share them
-    threads = state.config.n_threads if mode == "final" else state.config.threads_per_experiment
+    record = job.record
     script = write_script(
         RenderRequest(
             iteration=record.iteration,
@@ -103,15 +242,15 @@ def _run_script(
             folds=state.config.folds,
             seed=state.config.seed,
             n_threads=threads,
-            output_dir=workdir,
-            mode=mode,
+            output_dir=job.folder,
+            mode=job.mode,
             params_override=record.result.refit_params,
         )
     )
     return executor.run(
         ExecutionRequest(
             script=script,
-            workdir=workdir,
+            workdir=job.folder,
             timeout=timeout,
             n_threads=threads,
             memory_limit_mb=state.config.memory_limit_mb,
@@ -124,92 +263,59 @@ def _timeout(state: SessionState, record: ExperimentRecord, time_left: float) ->
     return max(time_left, min(estimate, MIN_FINAL_TIMEOUT * 5), MIN_FINAL_TIMEOUT)
 
 
-def _refit(
-    state: SessionState, record: ExperimentRecord, executor: Executor, time_left: float
-) -> FinalResult:
-    workdir = Path(state.config.output_dir) / FINAL_DIR
-    outcome = _run_script(
-        state, record, executor, workdir, _timeout(state, record, time_left), "final"
-    )
-    common = {
-        "iteration": record.iteration,
-        "name": record.spec.name,
-        "cv_score": record.result.cv_score,
-    }
-    if outcome.status != "success":
-        return FinalResult(status="failed", error=outcome.error, **common)
-    payload = outcome.payload
-    metrics = {
-        k: float(v)
-        for k, v in payload.get("holdout_metrics", {}).items()
-        if isinstance(v, int | float) and math.isfinite(v)
-    }
-    result = FinalResult(
-        status="success",
-        holdout_score=metrics.get(state.metric.name),
-        holdout_metrics=metrics,
-        model_path=str(workdir / MODEL_FILE),
-        refit_time=payload.get("refit_time"),
-        model_spans=checked_spans(payload.get("model_spans")),
-        **common,
-    )
-    _write_card(workdir, state, record, result)
-    return result
-
-
-def _refit_ensemble(
-    state: SessionState, record: ExperimentRecord, executor: Executor, time_left: float
-) -> FinalResult:
-    """Refit every member on all non-holdout rows, blend them, score the holdout once."""
+def _blend(state: SessionState, record: ExperimentRecord, folders: list[Path]) -> dict:
+    """The ensemble's members, refit into ``folders``, blended with the ensemble's weights."""
     assert state.data is not None
-    workdir = Path(state.config.output_dir) / FINAL_DIR
-    shutil.rmtree(workdir, ignore_errors=True)
-    members, bundles, refit_time = record.spec.params["members"], [], 0.0
-    spans: list[Span] = []
-    common = {
-        "iteration": record.iteration,
-        "name": record.spec.name,
-        "cv_score": record.result.cv_score,
-    }
-
-    def refit_member(iteration: int) -> tuple[int, ExecutionOutcome, Path]:
-        member = state.experiments[iteration]
-        folder = workdir / "members" / f"{iteration:03d}_{member.spec.name}"
-        timeout = _timeout(state, member, time_left)
-        return iteration, _run_script(state, member, executor, folder, timeout, "refit"), folder
-
-    with ThreadPoolExecutor(max_workers=state.config.workers) as pool:  # members in parallel
-        outcomes = list(pool.map(refit_member, members))
-    for iteration, outcome, folder in outcomes:
-        if outcome.status != "success":
-            return FinalResult(
-                status="failed", error=f"member {iteration}: {outcome.error}", **common
-            )
-        refit_time += float(outcome.payload.get("refit_time") or 0.0)
-        spans += checked_spans(outcome.payload.get("model_spans"))
-        bundles.append(joblib.load(folder / MODEL_FILE))  # written by our own refit script
+    bundles = [joblib.load(folder / MODEL_FILE) for folder in folders]  # our own refit scripts
     ensemble = WeightedEnsemble(
         [b["pipeline"] for b in bundles],
         list(record.spec.params["weights"]),
         state.data.task,
         len(state.data.classes),
     )
-    bundle = {**bundles[0], "pipeline": ensemble, "experiment": record.spec.name}
-    scoring_started = time.time()
-    metrics = _score_holdout(state, bundle)
-    spans.append((scoring_started, time.time()))
-    joblib.dump(bundle, workdir / MODEL_FILE)
-    result = FinalResult(
-        status="success",
-        holdout_score=metrics.get(state.metric.name),
-        holdout_metrics=metrics,
-        model_path=str(workdir / MODEL_FILE),
-        refit_time=refit_time,
-        model_spans=spans,
-        **common,
-    )
-    _write_card(workdir, state, record, result)
-    return result
+    return {**bundles[0], "pipeline": ensemble, "experiment": record.spec.name}
+
+
+def _adopt_all_rows(
+    state: SessionState,
+    record: ExperimentRecord,
+    result: FinalResult,
+    outcomes: list[tuple[RefitJob, ExecutionOutcome]],
+) -> None:
+    """Make the all-rows refit the saved model when every one of its scripts succeeded."""
+    assert state.data is not None
+    if not outcomes:
+        return
+    failed = next(((j, o) for j, o in outcomes if o.status != "success"), None)
+    if failed is not None:
+        job, outcome = failed
+        where = f"member {job.record.iteration}: " if record.spec.model == "ensemble" else ""
+        result.all_rows_error = f"{where}{outcome.error}"
+        logger.info(
+            "the saved model is the scored refit; all-rows refit: %s", result.all_rows_error
+        )
+        return
+    folder = Path(state.config.output_dir) / FINAL_DIR / ALL_ROWS_DIR
+    if record.spec.model == "ensemble":
+        joblib.dump(_blend(state, record, [job.folder for job, _ in outcomes]), folder / MODEL_FILE)
+    result.model_path = str(folder / MODEL_FILE)
+    result.trained_rows = state.data.n_train + state.data.n_holdout
+    result.all_rows_refit_time = _summed_refit_time(o for _, o in outcomes)
+    _write_card(folder, state, record, result)
+
+
+def _summed_refit_time(outcomes: Iterable[ExecutionOutcome]) -> float:
+    return sum(float(o.payload.get("refit_time") or 0.0) for o in outcomes)
+
+
+def _finite(values: object) -> dict[str, float]:
+    if not isinstance(values, dict):
+        return {}
+    return {
+        str(k): float(v)
+        for k, v in values.items()
+        if isinstance(v, int | float) and math.isfinite(v)
+    }
 
 
 def _score_holdout(state: SessionState, bundle: dict) -> dict[str, float]:
@@ -247,6 +353,13 @@ def _write_card(
         "cv_score": record.result.cv_score,
         "cv_std": record.result.cv_std,
         "holdout_metrics": result.holdout_metrics,
+        "trained_rows": result.trained_rows,
+        "trained_on": (
+            "all rows: search and holdout (the holdout metrics are of the same recipe trained "
+            "without the holdout)"
+            if result.trained_rows and result.trained_rows > state.data.n_train
+            else "the search rows; the holdout was kept out and scored once"
+        ),
         "feature_columns": state.data.feature_columns,
     }
     (workdir / CARD_FILE).write_text(json.dumps(card, indent=2), encoding="utf-8")

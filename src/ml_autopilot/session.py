@@ -36,7 +36,7 @@ from ml_autopilot.errors import AutopilotError, SpecValidationError, UserError
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.execution.warm import DEFAULT_PRELOAD
-from ml_autopilot.finalize import finalize
+from ml_autopilot.finalize import all_rows_factor, finalize, refit_estimate
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext, baseline_spec
 from ml_autopilot.planning.factory import make_planner, resolve_planner_name
@@ -593,12 +593,13 @@ class Session:
 
     def final_reserve(self) -> float:
         """Seconds kept back for the end: refitting the best models (an ensemble's members in
-        parallel), logging the model and writing the report."""
+        parallel; with ``refit_full`` each also on all rows, side by side), logging the model
+        and writing the report."""
         state = self.state
         timed = [r for r in state.ranked_singles() if r.result.fit_time]
-        singles = timed[:ENSEMBLE_RESERVE_MEMBERS]
-        folds = state.config.folds
-        fits = [(r.result.fit_time or 0.0) / max(folds - 1, 1) for r in singles]
+        fits = [refit_estimate(state, r) for r in timed[:ENSEMBLE_RESERVE_MEMBERS]]
+        if state.config.refit_full:  # the same models again on all rows, beside them
+            fits += [fit * all_rows_factor(state) for fit in fits]
         refit = max(sum(fits) / state.config.workers, max(fits, default=0.0))
         return PROCESS_OVERHEAD_SECONDS + POST_RUN_SECONDS + 1.3 * refit
 

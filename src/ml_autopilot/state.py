@@ -254,8 +254,16 @@ class FinalResult(Record):
     cv_score: float | None
     holdout_score: float | None = None
     holdout_metrics: dict[str, float] = Field(default_factory=dict)
-    model_path: str | None = None
+    model_path: str | None = Field(None, description="the saved model that predict uses")
+    holdout_model_path: str | None = Field(
+        None, description="the model the holdout scored: trained on the search rows only"
+    )
+    trained_rows: int | None = Field(None, description="rows the saved model was trained on")
     refit_time: float | None = None
+    all_rows_refit_time: float | None = None
+    all_rows_error: str | None = Field(
+        None, description="why the saved model is not the all-rows refit, when it was wanted"
+    )
     model_spans: list[tuple[float, float]] = Field(
         default_factory=list, description="epoch [start, end] of each refit and holdout predict"
     )
@@ -377,6 +385,19 @@ class SessionState(Record):
 
     def successful(self) -> list[ExperimentRecord]:
         return [r for r in self.experiments if r.result.status == "success"]
+
+    def saved_model_rows(self) -> str:
+        """What the saved final model was trained on, in words (one line)."""
+        final, data = self.final, self.data
+        if final is None or data is None or final.trained_rows is None:
+            return "no saved model" if final is None else "trained on the search rows"
+        if final.trained_rows > data.n_train:
+            return (
+                f"refit on all {final.trained_rows} rows, holdout included, after the holdout "
+                f"was scored with the same recipe trained on the {data.n_train} search rows"
+            )
+        why = f" (all-rows refit: {final.all_rows_error})" if final.all_rows_error else ""
+        return f"trained on the {final.trained_rows} search rows, the model the holdout scored{why}"
 
     def best(self) -> ExperimentRecord | None:
         """The successful experiment with the best CV score (earliest wins ties)."""

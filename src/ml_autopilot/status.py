@@ -55,6 +55,16 @@ def status_dict(state: SessionState) -> dict[str, Any]:
             else None
         ),
         "model_path": final.model_path if final else None,
+        "model": (
+            {
+                "path": final.model_path,
+                "trained_rows": final.trained_rows,
+                "trained_on": state.saved_model_rows(),
+                "holdout_model_path": final.holdout_model_path,
+            }
+            if final and final.status == "success"
+            else None
+        ),
         "termination_reason": state.termination_reason,
         "error": state.error,
     }

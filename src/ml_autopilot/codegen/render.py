@@ -26,7 +26,7 @@ from ml_autopilot.timing import SPANS_FILE
 
 TEMPLATE = "experiment.py.j2"
 AST_RETRIES = 20
-Mode = Literal["cv", "final", "refit"]
+Mode = Literal["cv", "final", "refit", "refit_all"]
 EARLY_STOPPING_PARAM = {
     "lightgbm": "n_estimators",
     "xgboost": "n_estimators",
@@ -56,7 +56,15 @@ LIGHTGBM_ROWS_PER_GROUP = 200  # min_data_per_group = rows / 200, between 5 and 
 LIGHTGBM_ROWS_PER_SMOOTH = 1000  # cat_smooth = rows / 1000, between 1 and 10
 # Parameters a script may ask the final refit to override: rounds found, or trees grown.
 REFIT_SIZE_PARAMS = frozenset({*EARLY_STOPPING_PARAM.values(), FOREST_SIZE_PARAM})
-SCRIPT_NAMES = {"cv": "experiment.py", "final": "final.py", "refit": "refit.py"}
+SCRIPT_NAMES = {
+    "cv": "experiment.py",
+    "final": "final.py",
+    "refit": "refit.py",
+    "refit_all": "refit_all_rows.py",
+}
+# Modes whose script reads the holdout: "final" scores it once; "refit_all" trains on it, after
+# the holdout score is final (same recipe, all rows, nothing decided from it).
+HOLDOUT_MODES = frozenset({"final", "refit_all"})
 
 
 class TrustedCode(str):
@@ -232,7 +240,7 @@ def render_script(request: RenderRequest) -> str:
         "model": spec.model,
         "hypothesis": spec.hypothesis,
         "train_path": data.train_path,
-        "holdout_path": data.holdout_path if request.mode == "final" else None,
+        "holdout_path": data.holdout_path if request.mode in HOLDOUT_MODES else None,
         "output_dir": str(request.output_dir),
         "target": data.target,
         "task": data.task,

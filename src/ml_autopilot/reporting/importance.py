@@ -197,7 +197,12 @@ def _model_path(state: SessionState, run_dir: Path) -> Path:
     """The saved model: where the state says, or in this run folder if the folder moved."""
     assert state.final is not None and state.final.model_path
     recorded = Path(state.final.model_path)
-    return recorded if recorded.is_file() else run_dir / "final" / recorded.name
+    if recorded.is_file():
+        return recorded
+    try:
+        return run_dir / recorded.relative_to(state.config.output_dir)
+    except ValueError:
+        return run_dir / "final" / recorded.name
 
 
 def _train_path(state: SessionState, run_dir: Path) -> Path:

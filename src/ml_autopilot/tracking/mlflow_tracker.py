@@ -474,12 +474,20 @@ def final_summary(state: SessionState) -> tuple[dict[str, float | None], dict[st
     metrics: dict[str, float | None] = {
         f"holdout_{name}": value for name, value in final.holdout_metrics.items()
     }
-    metrics.update({"best_cv_score": final.cv_score, "refit_time": final.refit_time})
+    metrics.update(
+        {
+            "best_cv_score": final.cv_score,
+            "refit_time": final.refit_time,
+            "all_rows_refit_time": final.all_rows_refit_time,
+            "model_trained_rows": final.trained_rows,
+        }
+    )
     tags = {
         "best_iteration": final.iteration,
         "best_name": final.name,
         "final_status": final.status,
         "final_error": final.error,
+        "model_trained_on": state.saved_model_rows(),
     }
     return metrics, tags
 
