@@ -104,6 +104,8 @@ def test_full_session_saves_every_phase_and_leaves_a_model(classification_csv, t
     assert state.final.status == "success"
     assert state.final.model_spans  # the refit and the holdout prediction
     assert Path(state.final.model_path).is_file()
+    assert Path(state.final.holdout_model_path).is_file()  # what the holdout scored
+    assert state.final.trained_rows == 160  # the saved model: refit on every row
     assert set(state.final.holdout_metrics) == {"accuracy", "f1", "log_loss", "roc_auc"}
     assert state.data.n_holdout == 32 and state.profile.n_rows == 128
 
@@ -238,6 +240,12 @@ def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_pat
     # the search went on after the blend lifted the plateau
     assert any(r.spec.model != "ensemble" for r in state.experiments[first.iteration + 1 :])
     assert len(set(names)) == len(names)
+    final = state.final
+    if final.name.startswith("ensemble"):  # every member refit on all rows too, then blended
+        members = state.experiments[final.iteration].spec.params["members"]
+        refit = sorted((run_dir / "final" / "all_rows" / "members").iterdir())
+        assert len(refit) == len(members) and final.trained_rows == 160
+        assert Path(final.model_path) == run_dir / "final" / "all_rows" / "model.joblib"
 
 
 def test_a_result_keeps_only_size_overrides_for_the_refit(tmp_path: Path) -> None:

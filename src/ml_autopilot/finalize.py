@@ -224,8 +224,24 @@ def _run_jobs(
             timeout = _timeout(state, job.record, time_left)
         return _run_script(state, job, executor, timeout, threads)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(config.workers, len(jobs)))) as pool:
-        return dict(zip(jobs, pool.map(run, jobs), strict=True))
+    workers = max(1, min(config.workers, len(jobs)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        ordered = refit_order(state, jobs, workers, deadline - time.monotonic())
+        return dict(zip(ordered, pool.map(run, ordered), strict=True))
+
+
+def refit_order(
+    state: SessionState, jobs: list[RefitJob], workers: int, seconds: float
+) -> list[RefitJob]:
+    """Longest first, so no worker idles at the end while another runs the longest refit, when
+    the estimated refits fit in ``seconds``; else as given (the scored refits first)."""
+    factor = all_rows_factor(state)
+    cost = {
+        job: refit_estimate(state, job.record) * (factor if job.all_rows else 1.0) for job in jobs
+    }
+    if max(sum(cost.values()) / workers, *cost.values()) > seconds:
+        return jobs
+    return sorted(jobs, key=cost.__getitem__, reverse=True)
 
 
 def _run_script(
