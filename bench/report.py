@@ -20,8 +20,10 @@ time of the system's commands together; **ok** says whether that is within 1.1 x
 log loss / RMSE, L loss; a failed system loses). **exp.** is the number of the autopilot's
 experiments (state.json); **non-model** is the autopilot's wall time (both commands) not
 covered by any model fit or prediction, as a share of the budget: every generated script reports
-the wall-clock span of each fold's fit + predict and of the final refit, and the union of those
-spans is the model time (runs before these spans were recorded show `-`)."""
+the wall-clock span of each fold's fit + predict and of the final refits, the permutation
+importance reports each prediction of the final model, and the union of those spans is the model
+time (runs before these spans were recorded show `-`; rows from before the importance reported
+its predictions count them as non-model time, as they do the `predict` command's own)."""
 
 
 def load_results(results_dir: Path) -> dict[str, list[dict]]:

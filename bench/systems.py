@@ -155,7 +155,8 @@ def autopilot_stats(run_dir: Path, run: SystemRun, budget: float) -> dict:
     """Experiments, and the wall time not spent fitting or predicting models.
 
     Each generated script reports the wall-clock span of every fit + predict (one per CV fold,
-    one per refit and holdout prediction). Their union, clipped to the run's wall clock, is the
+    one per refit and holdout prediction), and the permutation importance the span of each
+    prediction of the final model. Their union, clipped to the run's wall clock, is the
     model time: overlapping experiments count once. Non-model time is the rest of the wall time
     of both commands (start-up, planning, code generation, process start, logging, the report,
     and the predict command, whose own model time is not counted).

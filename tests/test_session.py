@@ -103,6 +103,9 @@ def test_full_session_saves_every_phase_and_leaves_a_model(classification_csv, t
         assert all(start <= end <= time.time() for start, end in spans)
     assert state.final.status == "success"
     assert state.final.model_spans  # the refit and the holdout prediction
+    # the permutation importance's predictions of the final model, inside the run
+    assert state.final.importance_spans
+    assert all(start <= end <= time.time() for start, end in state.final.importance_spans)
     assert Path(state.final.model_path).is_file()
     assert Path(state.final.holdout_model_path).is_file()  # what the holdout scored
     assert state.final.trained_rows == 160  # the saved model: refit on every row

@@ -384,6 +384,8 @@ class Session:
                     self.state, self.run_dir, search_plots.result, importance.result
                 )
             logged.result()
+        if self.state.final is not None:
+            self.state.final.importance_spans = checked_spans(importance.result()[1].model_spans)
         self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
         control.clear_stop(self.run_dir)
         self.tracker.close(self.state)

@@ -267,6 +267,10 @@ class FinalResult(Record):
     model_spans: list[tuple[float, float]] = Field(
         default_factory=list, description="epoch [start, end] of each refit and holdout predict"
     )
+    importance_spans: list[tuple[float, float]] = Field(
+        default_factory=list,
+        description="epoch [start, end] of each prediction of the permutation importance",
+    )
     error: str | None = None
 
 

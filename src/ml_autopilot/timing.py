@@ -1,7 +1,8 @@
 """Time accounting: when models were being fitted or predicted, as wall-clock spans.
 
 Every generated script reports the epoch ``[start, end]`` of each fold's fit + predict (CV) or of
-its refit and holdout prediction (final). With several workers these spans overlap, so summed fit
+its refit and holdout prediction (final); the permutation importance reports each prediction of
+the final model. With several workers these spans overlap, so summed fit
 times overstate the model time; the union of the spans is the wall time during which at least one
 model was fitting or predicting. The rest of a run's wall time is overhead: start-up, planning,
 code generation, process start, logging and the report.
@@ -75,8 +76,9 @@ def covered_seconds(
 
 
 def session_model_spans(state: SessionState) -> list[Span]:
-    """Every model span of a session: its experiments' CV and its final refit."""
+    """Every model span of a session: its experiments' CV, its final refits and the final
+    model's predictions for the permutation importance."""
     spans = [span for record in state.experiments for span in record.result.model_spans]
     if state.final is not None:
-        spans += state.final.model_spans
+        spans += state.final.model_spans + state.final.importance_spans
     return spans

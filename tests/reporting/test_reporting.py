@@ -244,6 +244,9 @@ def test_importance_is_on_raw_columns_measured_on_training_rows(cls_run: Run) ->
     assert raw["metric"] == "f1" and raw["n_repeats"] == 5
     assert raw["n_rows"] == raw["n_train_rows"] == cls_run.state.data.n_train  # type: ignore[union-attr]
     assert raw["seconds"] < 10
+    # one span per prediction: 2 cost probes, the baseline and 3 columns x 5 repeats batched
+    spans = raw["model_spans"]
+    assert 3 <= len(spans) <= 4 + 15 and all(start <= end for start, end in spans)
     assert "not on the holdout" in raw["data_note"]
     best_model = section(cls_run.report, "Best Model")
     assert "not on the holdout" in best_model

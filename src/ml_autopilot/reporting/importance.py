@@ -69,6 +69,9 @@ class ImportanceResult:
     seconds: float = 0.0
     data_note: str = DATA_NOTE
     unavailable: str | None = None
+    model_spans: list[tuple[float, float]] = field(
+        default_factory=list
+    )  # epoch [start, end] of each call predicting the final model (timing.py)
 
     @property
     def ok(self) -> bool:
@@ -80,16 +83,24 @@ class ImportanceResult:
 
 class FittedModel:
     """The saved model (a scikit-learn pipeline or the engine's own ``WeightedEnsemble``) with
-    array answers and its classes, as the scorers read them."""
+    array answers and its classes, as the scorers read them; the wall-clock span of every
+    prediction is kept (the run's model time, ``timing.py``)."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
+        self.spans: list[tuple[float, float]] = []
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.model.predict(features))
+        return self._timed(self.model.predict, features)
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.model.predict_proba(features))
+        return self._timed(self.model.predict_proba, features)
+
+    def _timed(self, method: Callable[[pd.DataFrame], Any], features: pd.DataFrame) -> np.ndarray:
+        started = time.time()
+        answer = np.asarray(method(features))
+        self.spans.append((started, time.time()))
+        return answer
 
     @property
     def classes_(self) -> np.ndarray:
@@ -155,7 +166,8 @@ def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
             unavailable=(
                 "skipped: one shuffle of each column would take longer than the "
                 f"{time_budget(state):.1f} s this run allows for it"
-            )
+            ),
+            model_spans=model.spans,
         )
     rows, repeats = plan
     features, target = features.iloc[:rows], target[:rows]  # the sample is in random order
@@ -177,6 +189,7 @@ def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
         n_train_rows=len(train),
         n_repeats=repeats,
         seconds=time.perf_counter() - started,
+        model_spans=model.spans,
     )
 
 
