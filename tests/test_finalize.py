@@ -11,7 +11,14 @@ import pytest
 
 from ml_autopilot.config import RunConfig
 from ml_autopilot.execution.local import LocalExecutor
-from ml_autopilot.finalize import RefitJob, final_candidates, finalize, refit_order
+from ml_autopilot.finalize import (
+    RefitJob,
+    all_rows_skipped,
+    final_candidates,
+    finalize,
+    makespan,
+    refit_order,
+)
 from ml_autopilot.session import Session
 from ml_autopilot.state import ExperimentRecord, ExperimentResult, ExperimentSpec, SessionState
 from tests.conftest import make_classification_frame, model_spec, run_config
@@ -130,9 +137,9 @@ def test_no_refit_full_saves_the_scored_model(knn_run, tmp_path):
     assert not (tmp_path / "run" / "final" / "all_rows").exists()
 
 
-def test_refits_run_longest_first_when_they_fit_in_the_time_left(tmp_path):
-    """Longest first leaves no worker idle beside the longest refit at the end; when the
-    refits may not all fit, the scored ones (needed for a model) go first."""
+def test_refits_run_longest_first_and_all_rows_only_when_all_fit(tmp_path):
+    """Longest first leaves no worker idle beside the longest refit at the end. The all-rows
+    refits run only when, with the scored ones beside them, all are expected to end in time."""
     fits = {"slow": 40.0, "quick": 4.0}  # summed over 5 folds: refits of 10 s and 1 s
     records = [
         record(i, name, 1.0).model_copy(
@@ -143,10 +150,10 @@ def test_refits_run_longest_first_when_they_fit_in_the_time_left(tmp_path):
     state = state_with(*records)
     jobs = [RefitJob(r, "refit", tmp_path / str(i)) for i, r in enumerate(records)]
     jobs += [RefitJob(r, "refit_all", tmp_path / f"all{i}") for i, r in enumerate(records)]
-
-    def order(seconds: float) -> list[str]:
-        return [f"{j.record.spec.model}:{j.mode}" for j in refit_order(state, jobs, 2, seconds)]
-
-    longest_first = ["slow:refit_all", "slow:refit", "quick:refit_all", "quick:refit"]
-    assert order(60.0) == longest_first  # 12.5 s is the longest of 23.75 s of refits
-    assert order(10.0) == ["slow:refit", "quick:refit", "slow:refit_all", "quick:refit_all"]
+    order = [f"{j.record.spec.model}:{j.mode}" for j in refit_order(state, jobs)]
+    assert order == ["slow:refit_all", "slow:refit", "quick:refit_all", "quick:refit"]
+    assert makespan(state, jobs, 2) == pytest.approx(12.5)  # the longest; 23.75 s in all
+    assert all_rows_skipped(state, jobs, 13.0) is None
+    assert all_rows_skipped(state, jobs, 12.0) == (
+        "not started: about 12.5 s needed with the scored refit, 12.0 s left"
+    )

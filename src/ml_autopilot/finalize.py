@@ -91,16 +91,21 @@ def all_rows_factor(state: SessionState) -> float:
     return 1.0 / (1.0 - state.config.holdout)
 
 
-def finalize(state: SessionState, executor: Executor, time_left: float) -> FinalResult | None:
+def finalize(
+    state: SessionState, executor: Executor, time_left: float, end_seconds: float = 0.0
+) -> FinalResult | None:
     """Refit, score the holdout once, refit on all rows; None when no experiment ever succeeded.
 
-    ``time_left`` is what is left of the budget: the scored refit may outlive it (a finished
-    session must leave a model), the all-rows refit may not (it is an improvement, not a need).
+    ``time_left`` is what is left of the budget, of which the session needs ``end_seconds``
+    after the refits (importance, report, exit). The scored refit may outlive it (a finished
+    session must leave a model); the all-rows refits may not (they improve the model, they are
+    not needed): they run only when every refit is estimated to end ``end_seconds`` before the
+    budget does, and are stopped there.
     """
     candidates = final_candidates(state)
     if not candidates:
         return None
-    deadline = time.monotonic() + time_left
+    deadline = time.monotonic() + time_left - end_seconds
     errors: list[str] = []
     for record in candidates:
         result = _refit_candidate(state, record, executor, time_left, deadline)
@@ -133,6 +138,9 @@ def _refit_candidate(
     workdir = Path(state.config.output_dir) / FINAL_DIR
     shutil.rmtree(workdir, ignore_errors=True)
     jobs = _jobs(state, record, workdir)
+    skipped = all_rows_skipped(state, jobs, deadline - time.monotonic())
+    if skipped:
+        jobs = [job for job in jobs if not job.all_rows]
     outcomes = _run_jobs(state, jobs, executor, time_left, deadline)
     scored = [(job, outcomes[job]) for job in jobs if not job.all_rows]
     common = {
@@ -169,8 +177,23 @@ def _refit_candidate(
         **common,
     )
     _write_card(workdir, state, record, result)
+    if skipped:
+        result.all_rows_error = skipped
+        logger.info("the saved model is the scored refit; all-rows refit %s", skipped)
     _adopt_all_rows(state, record, result, [(j, outcomes[j]) for j in jobs if j.all_rows])
     return result
+
+
+def all_rows_skipped(state: SessionState, jobs: list[RefitJob], seconds: float) -> str | None:
+    """Why the all-rows refits are left out (not all of them are estimated to end within
+    ``seconds``, the scored refits running beside them); None when they run. All or none:
+    a blend needs every member."""
+    if not any(job.all_rows for job in jobs):
+        return None
+    needed = makespan(state, jobs, max(1, min(state.config.workers, len(jobs))))
+    if needed <= seconds:
+        return None
+    return f"not started: about {needed:.1f} s needed with the scored refit, {seconds:.1f} s left"
 
 
 def _jobs(state: SessionState, record: ExperimentRecord, workdir: Path) -> list[RefitJob]:
@@ -210,38 +233,38 @@ def _run_jobs(
     threads = config.n_threads if len(jobs) == 1 else config.threads_per_experiment
 
     def run(job: RefitJob) -> ExecutionOutcome:
-        if job.all_rows:
+        if job.all_rows:  # started only when all are estimated to fit; stopped at the deadline
             left = deadline - time.monotonic()
-            needed = max(refit_estimate(state, job.record) * all_rows_factor(state), 0.0)
-            if left < max(needed, ALL_ROWS_MIN_SECONDS):
+            if left < ALL_ROWS_MIN_SECONDS:
                 return ExecutionOutcome(
-                    status="failed",
-                    error=f"not started: {left:.1f} s of the budget left, about {needed:.1f} s "
-                    "needed",
+                    status="failed", error=f"not started: {max(left, 0.0):.1f} s left"
                 )
             timeout = left
         else:
             timeout = _timeout(state, job.record, time_left)
         return _run_script(state, job, executor, timeout, threads)
 
-    workers = max(1, min(config.workers, len(jobs)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        ordered = refit_order(state, jobs, workers, deadline - time.monotonic())
+    with ThreadPoolExecutor(max_workers=max(1, min(config.workers, len(jobs)))) as pool:
+        ordered = refit_order(state, jobs)
         return dict(zip(ordered, pool.map(run, ordered), strict=True))
 
 
-def refit_order(
-    state: SessionState, jobs: list[RefitJob], workers: int, seconds: float
-) -> list[RefitJob]:
-    """Longest first, so no worker idles at the end while another runs the longest refit, when
-    the estimated refits fit in ``seconds``; else as given (the scored refits first)."""
-    factor = all_rows_factor(state)
-    cost = {
-        job: refit_estimate(state, job.record) * (factor if job.all_rows else 1.0) for job in jobs
-    }
-    if max(sum(cost.values()) / workers, *cost.values()) > seconds:
-        return jobs
-    return sorted(jobs, key=cost.__getitem__, reverse=True)
+def job_estimate(state: SessionState, job: RefitJob) -> float:
+    """Estimated seconds of one refit script (an all-rows refit trains on more rows)."""
+    scale = all_rows_factor(state) if job.all_rows else 1.0
+    return refit_estimate(state, job.record) * scale
+
+
+def makespan(state: SessionState, jobs: list[RefitJob], workers: int) -> float:
+    """Estimated seconds until the last of ``jobs`` ends on ``workers`` side by side."""
+    costs = [job_estimate(state, job) for job in jobs]
+    return max(sum(costs) / workers, max(costs, default=0.0))
+
+
+def refit_order(state: SessionState, jobs: list[RefitJob]) -> list[RefitJob]:
+    """Longest first, so that no worker idles at the end while another runs the longest refit
+    (all of the jobs are needed: the all-rows refits run only when all are expected to fit)."""
+    return sorted(jobs, key=lambda job: job_estimate(state, job), reverse=True)
 
 
 def _run_script(

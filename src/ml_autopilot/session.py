@@ -373,7 +373,12 @@ class Session:
             search_plots = background.submit(draw_search_plots, self.state, self.run_dir)
             background.submit(self.tracker.prepare_final)
             with _timed("final refit"):
-                self.state.final = finalize(self.state, self.executor, self.time_left())
+                self.state.final = finalize(
+                    self.state,
+                    self.executor,
+                    self.time_left(),
+                    end_seconds=PROCESS_OVERHEAD_SECONDS + POST_RUN_SECONDS,
+                )
             self.save()  # the importance script reads the final model from the saved state
             importance = background.submit(self._timed_importance)
             logged = background.submit(self._timed_final_logging)
@@ -602,7 +607,7 @@ class Session:
         fits = [refit_estimate(state, r) for r in timed[:ENSEMBLE_RESERVE_MEMBERS]]
         if state.config.refit_full:  # the same models again on all rows, beside them
             fits += [fit * all_rows_factor(state) for fit in fits]
-        refit = max(sum(fits) / state.config.workers, max(fits, default=0.0))
+        refit = max(sum(fits) / state.config.workers, max(fits, default=0.0))  # cf. makespan
         return PROCESS_OVERHEAD_SECONDS + POST_RUN_SECONDS + 1.3 * refit
 
     def experiment_timeout(self) -> float:
