@@ -169,8 +169,13 @@ def autopilot_stats(run_dir: Path, run: SystemRun, budget: float) -> dict:
         return {"state": "missing"}
     state = SessionState.model_validate_json(state_file.read_text())
     model_seconds = covered_seconds(session_model_spans(state), *run.epoch_span)
-    non_model = max(run.wall_time - model_seconds, 0.0)
+    # The spans are wall-clock (epoch) times, so the share is taken on the same clock. The
+    # monotonic wall time can fall behind it when the machine is paused (a 2026-11-22 adult run:
+    # 140 s of wall clock, 123 s monotonic); the gap is recorded.
+    epoch_seconds = run.epoch_span[1] - run.epoch_span[0]
+    non_model = max(epoch_seconds - model_seconds, 0.0)
     return {
+        "clock_gap_seconds": round(epoch_seconds - run.wall_time, 3),
         "n_experiments": len(state.experiments),
         "n_successful": len(state.successful()),
         "planner": state.planner_name,
