@@ -377,7 +377,7 @@ class Session:
                     self.state,
                     self.executor,
                     self.time_left(),
-                    end_seconds=PROCESS_OVERHEAD_SECONDS + POST_RUN_SECONDS,
+                    end_seconds=POST_RUN_SECONDS,  # what follows the refits
                 )
             self.save()  # the importance script reads the final model from the saved state
             importance = background.submit(self._timed_importance)
