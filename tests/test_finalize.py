@@ -16,6 +16,7 @@ from ml_autopilot.finalize import (
     all_rows_skipped,
     final_candidates,
     finalize,
+    job_estimate,
     makespan,
     refit_order,
 )
@@ -152,7 +153,8 @@ def test_refits_run_longest_first_and_all_rows_only_when_all_fit(tmp_path):
     jobs += [RefitJob(r, "refit_all", tmp_path / f"all{i}") for i, r in enumerate(records)]
     order = [f"{j.record.spec.model}:{j.mode}" for j in refit_order(state, jobs)]
     assert order == ["slow:refit_all", "slow:refit", "quick:refit_all", "quick:refit"]
-    assert makespan(state, jobs, 2) == pytest.approx(12.5)  # the longest; 23.75 s in all
+    costs = [job_estimate(state, job) for job in jobs]
+    assert makespan(costs, 2) == pytest.approx(12.5)  # the longest; 23.75 s in all
     assert all_rows_skipped(state, jobs, 13.0) is None
     assert all_rows_skipped(state, jobs, 12.0) == (
         "not started: about 12.5 s needed with the scored refit, 12.0 s left"

@@ -243,12 +243,13 @@ def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_pat
     # the search went on after the blend lifted the plateau
     assert any(r.spec.model != "ensemble" for r in state.experiments[first.iteration + 1 :])
     assert len(set(names)) == len(names)
+    # the best is a blend: every member refit on all rows too, then blended
     final = state.final
-    if final.name.startswith("ensemble"):  # every member refit on all rows too, then blended
-        members = state.experiments[final.iteration].spec.params["members"]
-        refit = sorted((run_dir / "final" / "all_rows" / "members").iterdir())
-        assert len(refit) == len(members) and final.trained_rows == 160
-        assert Path(final.model_path) == run_dir / "final" / "all_rows" / "model.joblib"
+    assert final.name == state.best().spec.name and final.name.startswith("ensemble")
+    members = state.experiments[final.iteration].spec.params["members"]
+    refit = sorted((run_dir / "final" / "all_rows" / "members").iterdir())
+    assert len(refit) == len(members) and final.trained_rows == 160
+    assert Path(final.model_path) == run_dir / "final" / "all_rows" / "model.joblib"
 
 
 def test_a_result_keeps_only_size_overrides_for_the_refit(tmp_path: Path) -> None:

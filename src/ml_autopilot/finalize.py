@@ -39,8 +39,6 @@ ALL_ROWS_DIR = "all_rows"  # inside FINAL_DIR: the same recipe refit on search +
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
 MIN_FINAL_TIMEOUT = 60.0
-# A refit on all rows sees 1 / (1 - holdout) times the rows of the scored refit; its cost is
-# estimated as the scored refit's times this (the holdout is 20% by default: 1.25 x the rows).
 ALL_ROWS_MIN_SECONDS = 1.0  # an all-rows refit is not started with less time than this left
 
 
@@ -87,7 +85,8 @@ def refit_estimate(state: SessionState, record: ExperimentRecord) -> float:
 
 
 def all_rows_factor(state: SessionState) -> float:
-    """How many times the rows of the scored refit an all-rows refit trains on."""
+    """How many times the rows of the scored refit an all-rows refit trains on (1.25 with the
+    default 20% holdout); its time is estimated as the scored refit's times this."""
     return 1.0 / (1.0 - state.config.holdout)
 
 
@@ -148,11 +147,9 @@ def _refit_candidate(
         "name": record.spec.name,
         "cv_score": record.result.cv_score,
     }
-    failed = next(((j, o) for j, o in scored if o.status != "success"), None)
-    if failed is not None:
-        job, outcome = failed
-        where = f"member {job.record.iteration}: " if job.mode == "refit" else ""
-        return FinalResult(status="failed", error=f"{where}{outcome.error}", **common)
+    failure = _first_failure(record, scored)
+    if failure is not None:
+        return FinalResult(status="failed", error=failure, **common)
     spans: list[Span] = []
     for outcome in outcomes.values():
         if outcome.status == "success":
@@ -176,7 +173,7 @@ def _refit_candidate(
         model_spans=spans,
         **common,
     )
-    _write_card(workdir, state, record, result)
+    _write_card(workdir, state, record, result, all_rows=False)
     if skipped:
         result.all_rows_error = skipped
         logger.info("the saved model is the scored refit; all-rows refit %s", skipped)
@@ -190,15 +187,16 @@ def all_rows_skipped(state: SessionState, jobs: list[RefitJob], seconds: float) 
     a blend needs every member."""
     if not any(job.all_rows for job in jobs):
         return None
-    needed = makespan(state, jobs, max(1, min(state.config.workers, len(jobs))))
+    costs = [job_estimate(state, job) for job in jobs]
+    needed = makespan(costs, max(1, min(state.config.workers, len(jobs))))
     if needed <= seconds:
         return None
     return f"not started: about {needed:.1f} s needed with the scored refit, {seconds:.1f} s left"
 
 
 def _jobs(state: SessionState, record: ExperimentRecord, workdir: Path) -> list[RefitJob]:
-    """The scored refits first (they decide whether the candidate succeeds), then the
-    all-rows refits of the same models."""
+    """The scored refits (of the model, or of each blend member in the blend's order), then,
+    with ``refit_full``, the all-rows refits of the same models."""
     if record.spec.model == "ensemble":
         members = [state.experiments[i] for i in record.spec.params["members"]]
         jobs = [RefitJob(m, "refit", _member_folder(workdir, m)) for m in members]
@@ -226,9 +224,9 @@ def _run_jobs(
     time_left: float,
     deadline: float,
 ) -> dict[RefitJob, ExecutionOutcome]:
-    """Run the refits side by side, as many at once as the session runs experiments; a lone
-    refit gets every core. An all-rows refit is skipped when its estimated time is not left
-    before the deadline, and killed at the deadline."""
+    """Run the refits side by side, longest first, as many at once as the session runs
+    experiments; a lone refit gets every core. An all-rows refit is stopped at the deadline
+    (and not started with less than ``ALL_ROWS_MIN_SECONDS`` left)."""
     config = state.config
     threads = config.n_threads if len(jobs) == 1 else config.threads_per_experiment
 
@@ -255,9 +253,9 @@ def job_estimate(state: SessionState, job: RefitJob) -> float:
     return refit_estimate(state, job.record) * scale
 
 
-def makespan(state: SessionState, jobs: list[RefitJob], workers: int) -> float:
-    """Estimated seconds until the last of ``jobs`` ends on ``workers`` side by side."""
-    costs = [job_estimate(state, job) for job in jobs]
+def makespan(costs: list[float], workers: int) -> float:
+    """Estimated seconds until the last of refits taking ``costs`` seconds ends, with
+    ``workers`` of them running side by side."""
     return max(sum(costs) / workers, max(costs, default=0.0))
 
 
@@ -325,11 +323,9 @@ def _adopt_all_rows(
     assert state.data is not None
     if not outcomes:
         return
-    failed = next(((j, o) for j, o in outcomes if o.status != "success"), None)
-    if failed is not None:
-        job, outcome = failed
-        where = f"member {job.record.iteration}: " if record.spec.model == "ensemble" else ""
-        result.all_rows_error = f"{where}{outcome.error}"
+    failure = _first_failure(record, outcomes)
+    if failure is not None:
+        result.all_rows_error = failure
         logger.info(
             "the saved model is the scored refit; all-rows refit: %s", result.all_rows_error
         )
@@ -340,7 +336,18 @@ def _adopt_all_rows(
     result.model_path = str(folder / MODEL_FILE)
     result.trained_rows = state.data.n_train + state.data.n_holdout
     result.all_rows_refit_time = _summed_refit_time(o for _, o in outcomes)
-    _write_card(folder, state, record, result)
+    _write_card(folder, state, record, result, all_rows=True)
+
+
+def _first_failure(
+    record: ExperimentRecord, outcomes: list[tuple[RefitJob, ExecutionOutcome]]
+) -> str | None:
+    """The first failed script's error (naming the blend member), or None when all succeeded."""
+    for job, outcome in outcomes:
+        if outcome.status != "success":
+            where = f"member {job.record.iteration}: " if record.spec.model == "ensemble" else ""
+            return f"{where}{outcome.error}"
+    return None
 
 
 def _summed_refit_time(outcomes: Iterable[ExecutionOutcome]) -> float:
@@ -376,7 +383,11 @@ def _score_holdout(state: SessionState, bundle: dict) -> dict[str, float]:
 
 
 def _write_card(
-    workdir: Path, state: SessionState, record: ExperimentRecord, result: FinalResult
+    workdir: Path,
+    state: SessionState,
+    record: ExperimentRecord,
+    result: FinalResult,
+    all_rows: bool,
 ) -> None:
     assert state.data is not None
     card = {
@@ -396,7 +407,7 @@ def _write_card(
         "trained_on": (
             "all rows: search and holdout (the holdout metrics are of the same recipe trained "
             "without the holdout)"
-            if result.trained_rows and result.trained_rows > state.data.n_train
+            if all_rows
             else "the search rows; the holdout was kept out and scored once"
         ),
         "feature_columns": state.data.feature_columns,

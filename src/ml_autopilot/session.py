@@ -36,7 +36,7 @@ from ml_autopilot.errors import AutopilotError, SpecValidationError, UserError
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.execution.warm import DEFAULT_PRELOAD
-from ml_autopilot.finalize import all_rows_factor, finalize, refit_estimate
+from ml_autopilot.finalize import all_rows_factor, finalize, makespan, refit_estimate
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext, baseline_spec
 from ml_autopilot.planning.factory import make_planner, resolve_planner_name
@@ -389,7 +389,8 @@ class Session:
                     self.state, self.run_dir, search_plots.result, importance.result
                 )
             logged.result()
-        if self.state.final is not None:
+        if self.state.final is not None and importance.exception() is None:  # the report
+            # already said why importance failed; its predictions count as model time
             self.state.final.importance_spans = checked_spans(importance.result()[1].model_spans)
         self._advance("done", f"Finished; report in {written.get('report', 'no report')}")
         control.clear_stop(self.run_dir)
@@ -607,7 +608,7 @@ class Session:
         fits = [refit_estimate(state, r) for r in timed[:ENSEMBLE_RESERVE_MEMBERS]]
         if state.config.refit_full:  # the same models again on all rows, beside them
             fits += [fit * all_rows_factor(state) for fit in fits]
-        refit = max(sum(fits) / state.config.workers, max(fits, default=0.0))  # cf. makespan
+        refit = makespan(fits, state.config.workers)
         return PROCESS_OVERHEAD_SECONDS + POST_RUN_SECONDS + 1.3 * refit
 
     def experiment_timeout(self) -> float:

@@ -390,12 +390,17 @@ class SessionState(Record):
     def successful(self) -> list[ExperimentRecord]:
         return [r for r in self.experiments if r.result.status == "success"]
 
+    def saved_model_on_all_rows(self) -> bool:
+        """Whether the saved final model is the refit on all rows, holdout included."""
+        final, data = self.final, self.data
+        return bool(final and data and final.trained_rows and final.trained_rows > data.n_train)
+
     def saved_model_rows(self) -> str:
         """What the saved final model was trained on, in words (one line)."""
         final, data = self.final, self.data
         if final is None or data is None or final.trained_rows is None:
             return "no saved model" if final is None else "trained on the search rows"
-        if final.trained_rows > data.n_train:
+        if self.saved_model_on_all_rows():
             return (
                 f"refit on all {final.trained_rows} rows, holdout included, after the holdout "
                 f"was scored with the same recipe trained on the {data.n_train} search rows"

@@ -47,8 +47,7 @@ def build_all(
     ``search_plots`` gives the plots ``draw_search_plots`` drew already (it may wait for them);
     then only the importance plot is drawn here. ``importance`` gives the importances written
     elsewhere (``importance_job``) and their file; without it they are computed here. Keys:
-    ``importance``,
-    ``plot:<name>`` for each drawn plot, ``report``, ``dashboard``.
+    ``importance``, ``plot:<name>`` for each drawn plot, ``report``, ``dashboard``.
     """
     run_dir = Path(run_dir)
     written: dict[str, Path] = {}

@@ -69,9 +69,8 @@ class ImportanceResult:
     seconds: float = 0.0
     data_note: str = DATA_NOTE
     unavailable: str | None = None
-    model_spans: list[tuple[float, float]] = field(
-        default_factory=list
-    )  # epoch [start, end] of each call predicting the final model (timing.py)
+    # epoch [start, end] of each call predicting the final model (counted as model time)
+    model_spans: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
