@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import joblib
 import pytest
 
 from ml_autopilot.config import RunConfig
@@ -20,6 +19,7 @@ from ml_autopilot.finalize import (
     makespan,
     refit_order,
 )
+from ml_autopilot.model_file import load_bundle
 from ml_autopilot.session import Session
 from ml_autopilot.state import ExperimentRecord, ExperimentResult, ExperimentSpec, SessionState
 from tests.conftest import make_classification_frame, model_spec, run_config
@@ -97,7 +97,7 @@ def knn_state(knn_run: SessionState, run_dir: Path, **config: object) -> Session
 
 
 def trained_rows(path: str | Path) -> int:
-    return int(joblib.load(path)["pipeline"][-1].n_samples_fit_)
+    return int(load_bundle(Path(path))["pipeline"][-1].n_samples_fit_)
 
 
 def test_the_saved_model_is_the_recipe_refit_on_all_rows(knn_run, tmp_path):
@@ -105,8 +105,8 @@ def test_the_saved_model_is_the_recipe_refit_on_all_rows(knn_run, tmp_path):
     final = finalize(state, LocalExecutor(), time_left=120.0)
     assert final is not None and final.status == "success", final
     assert final.name == "knn" and final.holdout_score is not None
-    assert Path(final.holdout_model_path) == tmp_path / "run" / "final" / "model.joblib"
-    assert Path(final.model_path) == tmp_path / "run" / "final" / "all_rows" / "model.joblib"
+    assert Path(final.holdout_model_path) == tmp_path / "run" / "final" / "model.pkl"
+    assert Path(final.model_path) == tmp_path / "run" / "final" / "all_rows" / "model.pkl"
     # the holdout scored a model that never saw it; the saved one trained on every row
     assert trained_rows(final.holdout_model_path) == state.data.n_train == 128
     assert trained_rows(final.model_path) == final.trained_rows == 160

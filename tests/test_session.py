@@ -249,7 +249,7 @@ def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_pat
     members = state.experiments[final.iteration].spec.params["members"]
     refit = sorted((run_dir / "final" / "all_rows" / "members").iterdir())
     assert len(refit) == len(members) and final.trained_rows == 160
-    assert Path(final.model_path) == run_dir / "final" / "all_rows" / "model.joblib"
+    assert Path(final.model_path) == run_dir / "final" / "all_rows" / "model.pkl"
 
 
 def test_a_result_keeps_only_size_overrides_for_the_refit(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import pandas as pd
 
 from ml_autopilot.catalog.scoring import labels_from, score_all
@@ -29,6 +28,7 @@ from ml_autopilot.codegen.render import Mode, RenderRequest, write_script
 from ml_autopilot.ensemble import WeightedEnsemble, encoded_target
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.log import get_logger
+from ml_autopilot.model_file import MODEL_FILE, load_bundle, save_bundle
 from ml_autopilot.predict import prepare_features, use_threads
 from ml_autopilot.state import ExperimentRecord, FinalResult, SessionState
 from ml_autopilot.timing import Span, checked_spans
@@ -36,7 +36,6 @@ from ml_autopilot.timing import Span, checked_spans
 logger = get_logger("finalize")
 FINAL_DIR = "final"
 ALL_ROWS_DIR = "all_rows"  # inside FINAL_DIR: the same recipe refit on search + holdout rows
-MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
 MIN_FINAL_TIMEOUT = 60.0
 ALL_ROWS_MIN_SECONDS = 1.0  # an all-rows refit is not started with less time than this left
@@ -159,7 +158,7 @@ def _refit_candidate(
         scoring_started = time.time()
         metrics = _score_holdout(state, bundle)
         spans.append((scoring_started, time.time()))
-        joblib.dump(bundle, workdir / MODEL_FILE)
+        save_bundle(bundle, workdir / MODEL_FILE)
     else:
         metrics = _finite(scored[0][1].payload.get("holdout_metrics", {}))
     result = FinalResult(
@@ -303,7 +302,7 @@ def _timeout(state: SessionState, record: ExperimentRecord, time_left: float) ->
 def _blend(state: SessionState, record: ExperimentRecord, folders: list[Path]) -> dict:
     """The ensemble's members, refit into ``folders``, blended with the ensemble's weights."""
     assert state.data is not None
-    bundles = [joblib.load(folder / MODEL_FILE) for folder in folders]  # our own refit scripts
+    bundles = [load_bundle(folder / MODEL_FILE) for folder in folders]  # our own refit scripts
     ensemble = WeightedEnsemble(
         [b["pipeline"] for b in bundles],
         list(record.spec.params["weights"]),
@@ -332,7 +331,7 @@ def _adopt_all_rows(
         return
     folder = Path(state.config.output_dir) / FINAL_DIR / ALL_ROWS_DIR
     if record.spec.model == "ensemble":
-        joblib.dump(_blend(state, record, [job.folder for job, _ in outcomes]), folder / MODEL_FILE)
+        save_bundle(_blend(state, record, [job.folder for job, _ in outcomes]), folder / MODEL_FILE)
     result.model_path = str(folder / MODEL_FILE)
     result.trained_rows = state.data.n_train + state.data.n_holdout
     result.all_rows_refit_time = _summed_refit_time(o for _, o in outcomes)

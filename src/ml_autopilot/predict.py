@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
@@ -19,6 +18,7 @@ from ml_autopilot.config import default_workers_threads
 from ml_autopilot.data.loading import read_table
 from ml_autopilot.ensemble import WeightedEnsemble
 from ml_autopilot.errors import UserError
+from ml_autopilot.model_file import load_bundle
 from ml_autopilot.state import load_state
 
 
@@ -33,7 +33,7 @@ def load_model_bundle(run_dir: Path) -> dict[str, Any]:
     path = Path(state.final.model_path)
     if not path.is_file():
         raise UserError(f"The model file {path} is missing.")
-    return joblib.load(path)  # our own artifact, written by the run's final script
+    return load_bundle(path)  # our own artifact, written by the run's final script
 
 
 def prepare_features(

@@ -255,7 +255,7 @@ def test_importance_is_on_raw_columns_measured_on_training_rows(cls_run: Run) ->
 
 def test_importance_falls_back_when_the_model_is_missing(cls_run: Run, tmp_path: Path) -> None:
     state = cls_run.state.model_copy(deep=True)
-    state.final.model_path = str(tmp_path / "gone.joblib")  # type: ignore[union-attr]
+    state.final.model_path = str(tmp_path / "gone.pkl")  # type: ignore[union-attr]
     result = compute_importance(state, cls_run.run_dir)
     assert not result.ok and "missing" in (result.unavailable or "")
     state.final = None

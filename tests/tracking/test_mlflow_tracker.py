@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import mlflow
 import numpy as np
 import pandas as pd
@@ -29,6 +28,7 @@ from mlflow.entities import Run
 from mlflow.types.schema import AnyType, DataType
 from mlflow.utils.validation import MAX_TAG_VAL_LENGTH
 
+from ml_autopilot.model_file import load_bundle
 from ml_autopilot.planning.base import Planner, PlanningContext
 from ml_autopilot.predict import predict_frame
 from ml_autopilot.session import Session
@@ -120,7 +120,7 @@ def tracked_run(
     assert state.phase == "done" and state.final is not None and state.final.model_path
     assert state.tracking is not None and state.tracking.model_uri
     holdout = pd.read_parquet(run_dir / "data" / "holdout.parquet")
-    expected = predict_frame(joblib.load(state.final.model_path), holdout)
+    expected = predict_frame(load_bundle(Path(state.final.model_path)), holdout)
     return TrackedRun(run_dir, target, holdout, expected, state.final, state.tracking.model_uri)
 
 
@@ -320,7 +320,7 @@ def test_logged_model_predicts_like_predict_frame(
 
 def test_model_requirements_are_pinned_and_explicit() -> None:
     pinned = dict(line.split("==") for line in pip_requirements())
-    assert {"scikit-learn", "pandas", "numpy", "joblib", "lightgbm", "catboost", "mlflow"} <= set(
+    assert {"scikit-learn", "pandas", "numpy", "lightgbm", "catboost", "mlflow"} <= set(
         pinned
     )
     assert "xgboost-cpu" in pinned or "xgboost" in pinned

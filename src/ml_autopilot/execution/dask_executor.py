@@ -23,7 +23,7 @@ they do not need the driver's filesystem:
 * outputs: when the worker sees the driver's copy of the script (same inode, size and mtime),
   it shares the driver's filesystem and the files are already in place. Otherwise the task
   creates the workdir, runs the script, sends every file the script left in it back as bytes
-  (``stdout.txt``, ``stderr.txt``, ``oof.npy``, ``model.joblib``...) and removes its copy.
+  (``stdout.txt``, ``stderr.txt``, ``oof.npy``, ``model.pkl``...) and removes its copy.
 
 ``always_ship=True`` ships the inputs with every task and has every worker send its output
 files back, even one that shares the driver's filesystem (for tests, or for workers whose view

@@ -81,7 +81,7 @@ from ml_autopilot.process_exit import exit_code, finish
 logger = get_logger("execution")
 
 #: What the zygote imports before it forks: the modules the experiment template imports, the
-#: catalog's estimator modules, and joblib (the refit saves with it).
+#: catalog's estimator modules, and joblib (scikit-learn's parallel helpers use it).
 DEFAULT_PRELOAD: tuple[str, ...] = (
     "numpy",
     "pandas",

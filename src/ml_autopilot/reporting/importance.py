@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 from threadpoolctl import threadpool_limits
 
 from ml_autopilot.log import get_logger
+from ml_autopilot.model_file import load_bundle
 from ml_autopilot.predict import prepare_features
 from ml_autopilot.reporting.permutation import (
     CallCost,
@@ -151,7 +151,7 @@ def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
     if reason:
         return ImportanceResult(unavailable=reason)
     assert state.data is not None
-    bundle: dict[str, Any] = joblib.load(_model_path(state, run_dir))  # our own run artifact
+    bundle: dict[str, Any] = load_bundle(_model_path(state, run_dir))  # our own run artifact
     train = pd.read_parquet(_train_path(state, run_dir))
     sample = train.sample(n=min(MAX_ROWS, len(train)), random_state=state.config.seed)
     features = prepare_features(sample, bundle["numeric_columns"], bundle["categorical_columns"])

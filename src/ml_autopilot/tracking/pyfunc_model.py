@@ -1,6 +1,6 @@
 """The final model as an MLflow pyfunc model, and how it is logged to a session's parent run.
 
-``AutopilotPyfuncModel`` wraps the run's own ``final/model.joblib`` bundle (logged as the
+``AutopilotPyfuncModel`` wraps the run's own ``model.pkl`` bundle (logged as the
 artifact ``bundle``) and predicts through ``ml_autopilot.predict.predict_frame``, so MLflow
 serves exactly what ``autopilot predict`` writes: a ``prediction`` column and, for
 classification, one probability column per class. Loading it needs ``ml_autopilot`` importable
@@ -22,7 +22,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import joblib
 import mlflow
 import pandas as pd
 import pyarrow.parquet as pq
@@ -31,6 +30,7 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.tracking._tracking_service import utils as tracking_utils
 from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
 
+from ml_autopilot.model_file import load_bundle
 from ml_autopilot.predict import predict_frame
 
 MODEL_NAME = "model"
@@ -42,7 +42,6 @@ REQUIREMENTS: tuple[tuple[str, ...], ...] = (
     ("scikit-learn",),
     ("pandas",),
     ("numpy",),
-    ("joblib",),
     ("lightgbm",),
     ("xgboost-cpu", "xgboost"),
     ("catboost",),
@@ -57,7 +56,7 @@ class AutopilotPyfuncModel(PythonModel):
     """A finished run's pipeline behind MLflow's pyfunc interface."""
 
     def load_context(self, context: PythonModelContext) -> None:
-        self._bundle: dict[str, Any] = joblib.load(context.artifacts[BUNDLE_ARTIFACT])
+        self._bundle: dict[str, Any] = load_bundle(Path(context.artifacts[BUNDLE_ARTIFACT]))
 
     def predict(
         self,
@@ -155,7 +154,7 @@ def prepare_model_logging() -> None:
 
 def log_pyfunc_model(bundle_path: Path, train_path: Path, tracking_uri: str, run_id: str) -> str:
     """Log the bundle as a pyfunc model of the run ``run_id``; returns the model's URI."""
-    bundle = joblib.load(bundle_path)  # our own artifact, written by the run's final script
+    bundle = load_bundle(bundle_path)  # our own artifact, written by the run's final script
     raw = read_rows(train_path, model_columns(bundle), SIGNATURE_ROWS)
     signature = model_signature(bundle, raw)
     with fluent_run(tracking_uri, run_id):

@@ -1,0 +1,41 @@
+"""The saved model bundle on disk: one pickle file (protocol 5), written atomically.
+
+A bundle is a dict: the fitted pipeline and what predicting needs (task, target, classes, the
+columns the pipeline reads, the experiment's name). It is our own artifact, written by the
+run's refit scripts and by the end phase; it is never read from anywhere else.
+
+Plain pickle rather than ``joblib``: joblib wraps every numpy array in its own record, which
+costs ~70 microseconds an array; a 725-round, 4-class HistGradientBoosting model holds ~8,700
+small arrays and took 0.6 s to save and 0.65 s to load with joblib, 0.05 s each with pickle.
+The generated refit script writes the same format with the standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+MODEL_FILE = "model.pkl"
+PROTOCOL = 5
+
+
+def save_bundle(bundle: dict[str, Any], path: Path) -> None:
+    """Write ``bundle`` to ``path``; a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            pickle.dump(bundle, out, protocol=PROTOCOL)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_bundle(path: Path) -> dict[str, Any]:
+    """Read a bundle written by ``save_bundle`` or by a refit script (our own artifact)."""
+    with open(path, "rb") as source:
+        return pickle.load(source)  # our own run artifact (see the module docstring)
