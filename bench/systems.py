@@ -156,19 +156,21 @@ def autopilot_stats(run_dir: Path, run: SystemRun, budget: float) -> dict:
 
     Each generated script reports the wall-clock span of every fit + predict (one per CV fold,
     one per refit and holdout prediction), and the permutation importance the span of each
-    prediction of the final model. Their union, clipped to the run's wall clock, is the
-    model time: overlapping experiments count once. Non-model time is the rest of the wall time
-    of both commands (start-up, planning, code generation, process start, logging, the report,
-    and the predict command, whose own model time is not counted).
+    prediction of the final model, and the predict command logs the span of its prediction
+    (``predictions.jsonl`` in the run folder). Their union, clipped to the run's wall clock, is
+    the model time: overlapping experiments count once. Non-model time is the rest of the wall
+    time of both commands (start-up, planning, code generation, process start, logging, the
+    report, and the predict command's start-up, reading and writing).
     """
     from ml_autopilot.state import SessionState  # the product env only (not FLAML's)
-    from ml_autopilot.timing import covered_seconds, session_model_spans
+    from ml_autopilot.timing import covered_seconds, prediction_spans, session_model_spans
 
     state_file = run_dir / "state.json"
     if not state_file.is_file():
         return {"state": "missing"}
     state = SessionState.model_validate_json(state_file.read_text())
-    model_seconds = covered_seconds(session_model_spans(state), *run.epoch_span)
+    spans = session_model_spans(state) + prediction_spans(run_dir)
+    model_seconds = covered_seconds(spans, *run.epoch_span)
     # The spans are wall-clock (epoch) times, so the share is taken on the same clock. The
     # monotonic wall time can fall behind it when the machine is paused (a 2026-11-22 adult run:
     # 140 s of wall clock, 123 s monotonic); the gap is recorded.

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from ml_autopilot.state import load_state
+from ml_autopilot.timing import PREDICTIONS_LOG, prediction_spans
 from tests.conftest import autopilot_command, make_classification_frame
 
 ENV = {**os.environ, "COLUMNS": "200"}
@@ -85,17 +86,25 @@ def test_run_predict_and_status(classification_csv, tmp_path):
     test_x = make_classification_frame(30, seed=5).drop(columns=["species"])
     test_x.to_csv(tmp_path / "test_X.csv", index=False)
     out = tmp_path / "preds.csv"
+    before = time.time()
     assert (
         autopilot(
             "predict", str(run_dir), str(tmp_path / "test_X.csv"), "--out", str(out)
         ).returncode
         == 0
     )
+    after = time.time()
     preds = pd.read_csv(out)
     assert list(preds.columns) == ["prediction", "Adelie", "Chinstrap", "Gentoo"]
     assert len(preds) == 30
     assert np.allclose(preds[["Adelie", "Chinstrap", "Gentoo"]].sum(axis=1), 1.0)
     assert set(preds["prediction"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    # the prediction is logged in the run folder, with the span of the model's prediction
+    [logged] = [json.loads(line) for line in (run_dir / PREDICTIONS_LOG).read_text().splitlines()]
+    assert logged["rows"] == 30 and logged["output"] == str(out.resolve())
+    assert logged["experiment"] == load_state(run_dir).final.name
+    [(start, end)] = prediction_spans(run_dir)
+    assert before < start <= end < after
 
 
 def test_plateau_zero_searches_until_the_budget_is_nearly_used(classification_csv, tmp_path):

@@ -15,7 +15,14 @@ from ml_autopilot.data.profiling import profile_data
 from ml_autopilot.execution.base import ExecutionRequest
 from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.session import result_from_outcome
-from ml_autopilot.timing import SPANS_FILE, checked_spans, covered_seconds, spans_until_stopped
+from ml_autopilot.timing import (
+    PREDICTIONS_LOG,
+    SPANS_FILE,
+    checked_spans,
+    covered_seconds,
+    prediction_spans,
+    spans_until_stopped,
+)
 from tests.conftest import forest_spec, make_classification_frame
 
 
@@ -69,3 +76,14 @@ def test_a_killed_experiment_keeps_the_time_its_model_was_fitting(tmp_path: Path
     end = result.model_spans[-1][1]
     assert end == pytest.approx(stopped, abs=1.0)
     assert covered_seconds(result.model_spans) > 2.0  # most of the 6 s went into fitting
+
+
+def test_prediction_spans_are_read_from_every_logged_prediction(tmp_path: Path) -> None:
+    assert prediction_spans(tmp_path) == []  # nothing predicted yet
+    (tmp_path / PREDICTIONS_LOG).write_text(
+        '{"rows": 3, "model_spans": [[10.0, 11.5]]}\n'
+        "not json\n"
+        '{"rows": 2, "model_spans": [[20.0, 19.0], [30.0, 30.25]]}\n',  # one span ends first
+        encoding="utf-8",
+    )
+    assert prediction_spans(tmp_path) == [(10.0, 11.5), (30.0, 30.25)]

@@ -2,10 +2,19 @@
 
 Column ``prediction`` holds the label (classification) or value (regression); classification
 adds one probability column per class, named exactly as the class label.
+
+Each ``predict_file`` appends one line to the run folder's ``predictions.jsonl``: when, which
+input and output, how many rows, which saved model, and the wall-clock span of the model's
+prediction (the same kind of span the run's scripts report, so that the time spent predicting
+is accounted as model time). The log is best effort: a run folder that cannot be written to
+gets a warning, and the predictions are still written.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +27,12 @@ from ml_autopilot.config import default_workers_threads
 from ml_autopilot.data.loading import read_table
 from ml_autopilot.ensemble import WeightedEnsemble
 from ml_autopilot.errors import UserError
+from ml_autopilot.log import get_logger
 from ml_autopilot.model_file import load_bundle
 from ml_autopilot.state import load_state
+from ml_autopilot.timing import PREDICTIONS_LOG, Span
+
+logger = get_logger("predict")
 
 
 def load_model_bundle(run_dir: Path) -> dict[str, Any]:
@@ -53,17 +66,23 @@ def prepare_features(
     return out
 
 
-def predict_frame(bundle: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
-    """Predictions for every row of ``frame``, in order."""
+def predict_frame(
+    bundle: dict[str, Any], frame: pd.DataFrame, spans: list[Span] | None = None
+) -> pd.DataFrame:
+    """Predictions for every row of ``frame``, in order; the wall-clock span of the model's
+    prediction is appended to ``spans`` when given."""
     features = prepare_features(frame, bundle["numeric_columns"], bundle["categorical_columns"])
     pipeline = bundle["pipeline"]
+    started = time.time()
     if bundle["task"] == "regression":
         values = np.asarray(pipeline.predict(features), dtype="float64")
+        _note_span(spans, started)
         return pd.DataFrame({"prediction": values})
     classes = list(bundle["classes"])
     proba = np.zeros((len(features), len(classes)))
     present = np.asarray(pipeline.classes_, dtype=int)
     proba[:, present] = pipeline.predict_proba(features)
+    _note_span(spans, started)
     proba = np.clip(proba, 0.0, 1.0)
     sums = proba.sum(axis=1, keepdims=True)
     proba = np.divide(proba, sums, out=np.full_like(proba, 1 / len(classes)), where=sums > 0)
@@ -105,12 +124,40 @@ def use_threads(model: object, threads: int) -> None:
             return
 
 
+def _note_span(spans: list[Span] | None, started: float) -> None:
+    if spans is not None:
+        spans.append((started, time.time()))
+
+
 def predict_file(run_dir: Path, data_path: Path, out_path: Path) -> int:
-    """Write predictions for a data file; returns the number of rows written."""
+    """Write predictions for a data file and log them in the run folder; returns the number
+    of rows written."""
     bundle = load_model_bundle(run_dir)
     use_threads(bundle["pipeline"], default_workers_threads())
     frame = read_table(data_path)
-    predictions = predict_frame(bundle, frame)
+    spans: list[Span] = []
+    predictions = predict_frame(bundle, frame, spans)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(out_path, index=False)
+    log_predictions(
+        run_dir,
+        {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "input": str(Path(data_path).resolve()),
+            "output": str(Path(out_path).resolve()),
+            "rows": len(predictions),
+            "experiment": bundle.get("experiment"),
+            "model_spans": [list(span) for span in spans],
+        },
+    )
     return len(predictions)
+
+
+def log_predictions(run_dir: Path, entry: dict[str, Any]) -> None:
+    """Append one entry to the run's prediction log; a folder that cannot be written to only
+    gets a warning (the predictions are the point, the log is the record)."""
+    try:
+        with open(Path(run_dir) / PREDICTIONS_LOG, "a", encoding="utf-8") as log:
+            log.write(json.dumps(entry) + "\n")
+    except OSError as exc:
+        logger.warning("could not log the predictions in %s: %s", run_dir, exc)

@@ -2,7 +2,8 @@
 
 Every generated script reports the epoch ``[start, end]`` of each fold's fit + predict (CV) or of
 its refit and holdout prediction (final); the permutation importance reports each prediction of
-the final model. With several workers these spans overlap, so summed fit
+the final model, and ``autopilot predict`` logs the span of each prediction in the run folder's
+``predictions.jsonl``. With several workers these spans overlap, so summed fit
 times overstate the model time; the union of the spans is the wall time during which at least one
 model was fitting or predicting. The rest of a run's wall time is overhead: start-up, planning,
 code generation, process start, logging and the report.
@@ -20,6 +21,7 @@ from ml_autopilot.state import SessionState
 Span = tuple[float, float]
 MAX_SPANS = 10_000  # a script reports one span per fold; more than this is not ours
 SPANS_FILE = "model_spans.jsonl"  # a script's spans as they happen: [start], then [start, end]
+PREDICTIONS_LOG = "predictions.jsonl"  # one line per ``autopilot predict`` of a run's model
 
 
 def checked_spans(value: object) -> list[Span]:
@@ -82,3 +84,20 @@ def session_model_spans(state: SessionState) -> list[Span]:
     if state.final is not None:
         spans += state.final.model_spans + state.final.importance_spans
     return spans
+
+
+def prediction_spans(run_dir: Path) -> list[Span]:
+    """The model spans of every ``autopilot predict`` logged in a run folder."""
+    try:
+        lines = (Path(run_dir) / PREDICTIONS_LOG).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    spans: list[Span] = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            spans += checked_spans(entry.get("model_spans"))
+    return spans[:MAX_SPANS]

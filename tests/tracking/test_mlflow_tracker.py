@@ -320,9 +320,7 @@ def test_logged_model_predicts_like_predict_frame(
 
 def test_model_requirements_are_pinned_and_explicit() -> None:
     pinned = dict(line.split("==") for line in pip_requirements())
-    assert {"scikit-learn", "pandas", "numpy", "lightgbm", "catboost", "mlflow"} <= set(
-        pinned
-    )
+    assert {"scikit-learn", "pandas", "numpy", "lightgbm", "catboost", "mlflow"} <= set(pinned)
     assert "xgboost-cpu" in pinned or "xgboost" in pinned
     assert pinned["mlflow"] == mlflow.__version__
 
