@@ -52,3 +52,18 @@ def test_regression_metrics_agree(metric: str) -> None:
     truth, values = RNG.normal(size=100), RNG.normal(size=100)
     expected = score_all("regression", 0, truth, values, None)[metric]
     assert score_one(metric, "regression", 0, truth, values, None) == expected
+
+
+def test_log_loss_agrees_with_extreme_and_unnormalised_probabilities() -> None:
+    """Zeros, ones and rows that do not sum to one (a blend of clipped members) are clipped
+    exactly as scikit-learn clips them."""
+    truth = RNG.integers(0, 3, 300)
+    proba = RNG.dirichlet(np.ones(3), 300)
+    proba[:50] = np.eye(3)[(truth[:50] + 1) % 3]  # certain and wrong: p(true) = 0
+    proba[50:100] = np.eye(3)[truth[50:100]]  # certain and right: p(true) = 1
+    proba[100:150] *= 1.1  # rows summing to 1.1
+    labels, proba = labels_from("classification", proba)
+    expected = score_all("classification", 3, truth, labels, proba)["log_loss"]
+    assert score_one("log_loss", "classification", 3, truth, labels, proba) == pytest.approx(
+        expected, rel=1e-12
+    )

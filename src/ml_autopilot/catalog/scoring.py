@@ -58,9 +58,12 @@ def score_one(
     proba: np.ndarray | None,
 ) -> float:
     """One metric of ``score_all``, computed alone (the ensemble search scores thousands of
-    blends: the other metrics, ROC AUC above all, would cost most of its time)."""
+    blends: the other metrics, ROC AUC above all, would cost most of its time). RMSE, log
+    loss, F1 and binary ROC AUC are computed in numpy: scikit-learn's input checks cost ~2 ms
+    a call (30 rounds of 8 candidates: 0.5 s on a 1,000-row table), for the same value."""
     if metric == "rmse":
-        return float(np.sqrt(skm.mean_squared_error(truth, labels)))
+        errors = np.asarray(truth, dtype="float64") - np.asarray(labels, dtype="float64")
+        return float(np.sqrt(np.mean(errors**2)))
     if metric == "mae":
         return float(skm.mean_absolute_error(truth, labels))
     if metric == "r2":
@@ -69,14 +72,21 @@ def score_one(
         return float(skm.accuracy_score(truth, labels))
     if metric == "log_loss":
         assert proba is not None
-        classes = list(range(n_classes))
-        return float(skm.log_loss(truth, np.clip(proba, 1e-15, 1.0), labels=classes))
+        return _log_loss(np.asarray(truth), np.asarray(proba, dtype="float64"))
     if metric == "f1":
         return _f1(np.asarray(truth), np.asarray(labels), n_classes)
     if metric == "roc_auc" and n_classes == 2:
         assert proba is not None
         return _binary_auc(np.asarray(truth), proba[:, 1])
     return score_all(task, n_classes, truth, labels, proba)[metric]
+
+
+def _log_loss(truth: np.ndarray, proba: np.ndarray) -> float:
+    """sklearn's log loss of ``score_all``: probabilities clipped to [1e-15, 1], then to
+    [eps, 1 - eps] as sklearn does; the mean of -log p(true class)."""
+    eps = np.finfo(np.float64).eps
+    chosen = proba[np.arange(len(truth)), truth.astype(np.int64)]
+    return float(-np.mean(np.log(np.clip(np.clip(chosen, 1e-15, 1.0), eps, 1 - eps))))
 
 
 def _f1(truth: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
