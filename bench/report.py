@@ -190,7 +190,7 @@ def provenance(records: list[dict]) -> list[str]:
 
 
 def machine_lines(records: list[dict]) -> list[str]:
-    """Machine description and the load average seen before each system started."""
+    """Machine description, and the load average and speed probe seen before each system."""
     machines = {
         json.dumps((r.get("harness") or {}).get("machine"), sort_keys=True) for r in records
     }
@@ -206,6 +206,13 @@ def machine_lines(records: list[dict]) -> list[str]:
         lines.append(
             f"1-minute load average just before each system started: {min(loads):.1f} to "
             f"{max(loads):.1f} (above the core count, timings are not meaningful)."
+        )
+    probes = [r["speed_probe_seconds"] for r in records if r.get("speed_probe_seconds")]
+    if probes:
+        lines.append(
+            f"Speed probe (a fixed pure-Python loop, timed just before each system started): "
+            f"{min(probes):.2f} to {max(probes):.2f} s; the machine is shared, and overhead "
+            "seconds grow with it (rows without a probe predate it)."
         )
     return lines
 

@@ -197,7 +197,8 @@ def run_one(
     )
     shutil.rmtree(job.out_dir, ignore_errors=True)
     record = base_record(name, meta, budget, system, position, ctx)
-    record.update(started_at=_now(), load_before=list(os.getloadavg()), log=_relative(job.log))
+    record.update(speed_probe_seconds=systems.speed_probe(), load_before=list(os.getloadavg()))
+    record.update(started_at=_now(), log=_relative(job.log))
     try:
         run = systems.run_system(job)
     except Exception as error:

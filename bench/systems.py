@@ -189,6 +189,18 @@ def autopilot_stats(run_dir: Path, run: SystemRun, budget: float) -> dict:
     }
 
 
+PROBE_LOOP = 20_000_000  # about 0.5-0.8 s of pure Python on the 2-core machine
+
+
+def speed_probe() -> float:
+    """Seconds a fixed pure-Python loop takes now: a yardstick for timings taken at different
+    times on a shared machine (on 2026-11-22 the same loop took 0.69-0.89 s, then 0.87-1.10 s
+    an hour later, and every command's overhead grew with it)."""
+    started = time.perf_counter()
+    sum(range(PROBE_LOOP))
+    return round(time.perf_counter() - started, 3)
+
+
 def env_versions(python: Path) -> dict:
     """Versions of the reported packages in the environment of that interpreter."""
     code = f"import json, sys; sys.path.insert(0, {str(BENCH)!r}); import systems; "

@@ -40,6 +40,7 @@ def autopilot(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[s
         ("all_missing", ["data.csv", "--target", "species"], "missing"),
         ("ok", ["data.csv", "--target", "species", "--metric", "rmse"], "is for regression"),
         ("ok", ["data.csv", "--target", "species", "--folds", "1"], "--folds"),
+        ("ok", ["data.csv", "--target", "species", "--time-budget", "10"], "--time-budget"),
     ],
 )
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, setup, args, message):
@@ -149,9 +150,9 @@ def _run_command(
     )
 
 
-def _start(data: Path, run_dir: Path, *extra: str) -> subprocess.Popen[str]:
+def _start(data: Path, run_dir: Path, *extra: str, iterations: int = 4) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        _run_command(data, run_dir, 4, 10, *extra),
+        _run_command(data, run_dir, iterations, 10, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -181,7 +182,9 @@ def test_kill_9_at_a_random_moment_then_resume(classification_csv, tmp_path):
 
 def test_ctrl_c_saves_and_exits_cleanly(classification_csv, tmp_path):
     run_dir = tmp_path / "run"
-    process = _start(classification_csv, run_dir)
+    # enough experiments that the run is still searching when Ctrl+C comes (with 4, a fast
+    # machine could finish the run between the first saved experiment and the signal)
+    process = _start(classification_csv, run_dir, iterations=30)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if (run_dir / "state.json").exists() and load_state(run_dir).experiments:

@@ -48,6 +48,12 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+#: Below this a run cannot work: start-up (~2-3 s) and the time kept for the final refit and the
+#: report (9 s before any experiment has run) leave the baseline nothing (a 12 s budget gave it
+#: 0.1 s, and the run failed after 6 s).
+MIN_TIME_BUDGET = 15.0
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[bold red]Error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
@@ -175,7 +181,9 @@ def run(
     ] = None,
     constraints: Annotated[Path | None, typer.Option(help="constraints Markdown file")] = None,
     max_iterations: Annotated[int, typer.Option(help="experiments after the baseline")] = 20,
-    time_budget: Annotated[float, typer.Option(help="seconds for the whole run")] = 3600.0,
+    time_budget: Annotated[
+        float, typer.Option(help="seconds for the whole run (at least 15)")
+    ] = 3600.0,
     plateau: Annotated[int, typer.Option(help=PLATEAU_HELP)] = 3,
     target_score: Annotated[float | None, typer.Option(help="stop once CV reaches this")] = None,
     holdout: Annotated[float, typer.Option(help="private holdout fraction")] = 0.2,
@@ -294,6 +302,11 @@ def _create(
     if values.get("constraints_path") is not None:
         values["constraints_path"] = str(values["constraints_path"])
     config = _validated_config(values)
+    if config.time_budget < MIN_TIME_BUDGET:  # new runs only: old states still load
+        raise UserError(
+            f"--time-budget: {config.time_budget:g} s is too short; give at least "
+            f"{MIN_TIME_BUDGET:g} s (start-up and the final refit and report need ~12 s)"
+        )
     _setup_logging(run_dir, verbose)
     session = Session.create(
         config,
