@@ -252,6 +252,31 @@ def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_pat
     assert Path(final.model_path) == run_dir / "final" / "all_rows" / "model.pkl"
 
 
+def test_a_gain_that_ends_after_the_plateau_was_reached_resumes_the_search(
+    regression_csv, tmp_path
+):
+    """Two workers: the forest is still running when an invalid design reaches the plateau
+    (failures count); when the forest ends as a clear gain, the count starts again and the
+    search goes on instead of stopping with a result that refuted the plateau."""
+    run_dir = tmp_path / "run"
+    planner = ScriptedPlanner(
+        [
+            spec("forest", "random_forest", {"n_estimators": 200}),
+            spec("bogus", "deep_forest_9000", {}),  # recorded at once, while the forest runs
+            spec("after", "extra_trees", {"n_estimators": 50}),
+        ]
+    )
+    config = run_config(
+        regression_csv, "price", run_dir, plateau=1, max_iterations=5, workers=2, n_threads=2
+    )
+    state = Session.create(config, planner=planner).run()
+    by_name = {r.spec.name: r for r in state.experiments}
+    baseline, forest = by_name["baseline"], by_name["forest"]
+    assert by_name["bogus"].iteration < forest.iteration  # the plateau came first
+    assert forest.result.cv_score < baseline.result.cv_score * (1 - config.min_improvement)
+    assert "after" in by_name, [r.spec.name for r in state.experiments]
+
+
 def test_a_result_keeps_only_size_overrides_for_the_refit(tmp_path: Path) -> None:
     """Rounds found by early stopping and trees a forest grew reach the refit; nothing else."""
     payload = {

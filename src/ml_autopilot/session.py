@@ -317,6 +317,10 @@ class Session:
                             track=False,
                         )
                         untracked.append(record)
+                    if done and reason is not None and reason.startswith(PLATEAU_REASON):
+                        # a plateau is a count of results: one that was still running when
+                        # it was called may be the gain that ends it, so it is asked again
+                        reason = None
             except BaseException:
                 self.executor.cancel_all()  # unrecorded experiments re-run after a resume
                 raise
