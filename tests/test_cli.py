@@ -150,15 +150,22 @@ def _run_command(
     )
 
 
-def _start(data: Path, run_dir: Path, *extra: str, iterations: int = 4) -> subprocess.Popen[str]:
+def _start(data: Path, run_dir: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        _run_command(data, run_dir, iterations, 10, *extra),
+        _run_command(data, run_dir, 4, 10, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=ENV,
         start_new_session=True,
+        preexec_fn=_interruptible,
     )
+
+
+def _interruptible() -> None:
+    """Ctrl+C reaches the run as it does in a terminal: a suite started as a background job
+    (``make test &``) hands its children SIGINT ignored, and the run would never see it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_kill_9_at_a_random_moment_then_resume(classification_csv, tmp_path):
@@ -182,9 +189,7 @@ def test_kill_9_at_a_random_moment_then_resume(classification_csv, tmp_path):
 
 def test_ctrl_c_saves_and_exits_cleanly(classification_csv, tmp_path):
     run_dir = tmp_path / "run"
-    # enough experiments that the run is still searching when Ctrl+C comes (with 4, a fast
-    # machine could finish the run between the first saved experiment and the signal)
-    process = _start(classification_csv, run_dir, iterations=30)
+    process = _start(classification_csv, run_dir)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if (run_dir / "state.json").exists() and load_state(run_dir).experiments:
