@@ -39,3 +39,16 @@ def test_a_failed_save_keeps_the_previous_file(tmp_path: Path) -> None:
 
     assert load_bundle(path) == {"pipeline": "old"}
     assert [p.name for p in tmp_path.iterdir()] == [MODEL_FILE]
+
+
+def test_a_model_saved_by_an_earlier_version_with_joblib_still_loads(tmp_path: Path) -> None:
+    import joblib
+
+    path = tmp_path / "final" / "model.joblib"
+    path.parent.mkdir()
+    joblib.dump({"pipeline": np.arange(5), "task": "regression"}, path)
+
+    loaded = load_bundle(path)
+
+    assert loaded["task"] == "regression"
+    np.testing.assert_array_equal(loaded["pipeline"], np.arange(5))

@@ -20,6 +20,7 @@ from typing import Any
 
 MODEL_FILE = "model.pkl"
 PROTOCOL = 5
+LEGACY_SUFFIX = ".joblib"  # runs saved before 2026-11-22 wrote final/model.joblib with joblib
 
 
 def save_bundle(bundle: dict[str, Any], path: Path) -> None:
@@ -36,6 +37,11 @@ def save_bundle(bundle: dict[str, Any], path: Path) -> None:
 
 
 def load_bundle(path: Path) -> dict[str, Any]:
-    """Read a bundle written by ``save_bundle`` or by a refit script (our own artifact)."""
+    """Read a bundle written by ``save_bundle`` or by a refit script (our own artifact); a
+    ``model.joblib`` of a run made before bundles were plain pickle is read with joblib."""
+    if Path(path).suffix == LEGACY_SUFFIX:
+        import joblib  # scikit-learn's own dependency
+
+        return joblib.load(path)
     with open(path, "rb") as source:
         return pickle.load(source)  # our own run artifact (see the module docstring)
