@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -302,3 +303,25 @@ def test_lightgbm_runs_with_the_small_table_category_defaults(tmp_path):
 
 def _lightgbm_native(trees: int) -> ExperimentSpec:
     return model_spec("lightgbm", {"n_estimators": trees}, "native", name="lgbm_native")
+
+
+@pytest.mark.parametrize("scaling", ["standard", "none"])
+def test_constant_imputation_fills_after_scaling_and_flags_missing(scaling, tmp_path):
+    """Constant imputation: an indicator column, and the fill lands at the scaled column's
+    mean (0) rather than at 0 in raw units, far outside a column such as a body mass."""
+    info, profile, _ = prepared(make_classification_frame(90), tmp_path)
+    spec = model_spec("logistic_regression", {"C": 30.0}).model_copy(
+        update={"preprocessing": Preprocessing(imputation="constant", scaling=scaling)}
+    )
+    script = tmp_path / "experiment.py"
+    script.write_text(render_script(RenderRequest(1, spec, info, profile, 3, 0, 1, tmp_path)))
+    steps = runpy.run_path(str(script), run_name="not_main")["numeric_steps"]()
+
+    column = np.array([[4000.0], [4400.0], [np.nan], [3600.0]])  # grams, one missing
+    out = steps.fit_transform(column)
+
+    assert out.shape == (4, 2)  # the value and its missing indicator
+    np.testing.assert_array_equal(out[:, 1], [0.0, 0.0, 1.0, 0.0])
+    assert out[2, 0] == 0.0
+    if scaling == "standard":  # 0 is the mean of the scaled column
+        np.testing.assert_allclose(out[[0, 1, 3], 0].mean(), 0.0, atol=1e-12)
