@@ -6,6 +6,7 @@ import itertools
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -275,6 +276,23 @@ def test_a_gain_that_ends_after_the_plateau_was_reached_resumes_the_search(
     assert by_name["bogus"].iteration < forest.iteration  # the plateau came first
     assert forest.result.cv_score < baseline.result.cv_score * (1 - config.min_improvement)
     assert "after" in by_name, [r.spec.name for r in state.experiments]
+
+
+def test_a_lost_ctrl_c_is_raised_again_at_the_next_turn_of_the_loop(regression_csv, tmp_path):
+    """The CLI's Ctrl+C handler sets a flag as well as raising KeyboardInterrupt (which an
+    import of a compiled module can swallow); the loop raises it again and the state is
+    saved as interrupted, before any search experiment starts."""
+    run_dir = tmp_path / "run"
+    session = Session.create(run_config(regression_csv, "price", run_dir, workers=1))
+    session.interrupted = threading.Event()
+    session.interrupted.set()  # as if the KeyboardInterrupt had been lost during the baseline
+
+    with pytest.raises(KeyboardInterrupt):
+        session.run()
+
+    state = load_state(run_dir)
+    assert state.termination_reason == "interrupted" and state.phase != "done"
+    assert [r.spec.name for r in state.experiments] == ["baseline"]
 
 
 def test_a_result_keeps_only_size_overrides_for_the_refit(tmp_path: Path) -> None:

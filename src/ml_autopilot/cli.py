@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import select
+import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -240,6 +242,7 @@ def run(
             raise
         if interactive:
             session.interact = ask_after_direction
+        session.interrupted = catch_interrupts()
         try:
             state = session.run()
         finally:
@@ -256,6 +259,25 @@ def run(
     _print_summary(state)
     if state.phase != "done":
         raise typer.Exit(1)
+
+
+def catch_interrupts() -> threading.Event:
+    """Ctrl+C sets the returned flag as well as raising KeyboardInterrupt.
+
+    The exception alone can be lost: a compiled (Cython) module being imported at that moment
+    writes it off as "unraisable" and the run went on to the end, exit 0. The session checks
+    the flag at each turn of its loop and raises it again. Where SIGINT is ignored (a
+    background job), it stays ignored."""
+    flag = threading.Event()
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return flag
+
+    def interrupt(signum: int, frame: object) -> None:
+        flag.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    return flag
 
 
 def _resume(run_dir: Path, verbose: bool) -> Session:

@@ -140,6 +140,9 @@ class Session:
         self._blended_for = 0  # successes the last interim blend was tried on
         self._target: np.ndarray | None = None
         self.interact: Callable[[ResearchDirection | None], str | None] | None = None
+        # set by the CLI's Ctrl+C handler; checked at each turn of the loop, because the
+        # KeyboardInterrupt itself can be swallowed (see ``cli.catch_interrupts``)
+        self.interrupted: threading.Event | None = None
         self._tracking = False
 
     # ---- construction ------------------------------------------------------------------
@@ -559,7 +562,10 @@ class Session:
 
     # ---- a person in the loop ----------------------------------------------------------
     def _apply_control(self, planner: Planner) -> str | None:
-        """Read `autopilot stop` and `autopilot steer`; returns a reason to stop, if any."""
+        """Read `autopilot stop` and `autopilot steer`; returns a reason to stop, if any.
+        A Ctrl+C whose KeyboardInterrupt was lost is raised again here."""
+        if self.interrupted is not None and self.interrupted.is_set():
+            raise KeyboardInterrupt
         state = self.state
         for text in control.read_steering(self.run_dir, since=len(state.steering)):
             note = SteeringNote(text=text)
