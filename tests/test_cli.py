@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ml_autopilot.cli import _quiet_lost_interrupts
 from ml_autopilot.state import load_state
 from ml_autopilot.timing import PREDICTIONS_LOG, prediction_spans
 from tests.conftest import autopilot_command, make_classification_frame
@@ -279,3 +280,28 @@ def test_interactive_prompt_after_a_direction_closes(classification_csv, tmp_pat
     state = load_state(run_dir)
     assert state.termination_reason == "stop requested (autopilot stop)"
     assert state.phase == "done"
+
+
+def test_a_swallowed_ctrl_c_is_logged_not_printed(capsys):
+    """Cython writes a KeyboardInterrupt that hits its import-time patch off as unraisable; the
+    run's hook keeps that traceback off the console (the session raises the interrupt again)
+    and hands every other unraisable exception to the default hook."""
+    seen = []
+    hook = _quiet_lost_interrupts(seen.append)
+
+    for error in (KeyboardInterrupt(), ValueError("kept")):
+        hook(_unraisable(error))
+
+    assert [type(u.exc_value) for u in seen] == [ValueError]
+    assert capsys.readouterr().err == ""
+
+
+def _unraisable(error: BaseException):
+    class Unraisable:  # the fields of sys.UnraisableHookArgs that the hook reads
+        exc_type = type(error)
+        exc_value = error
+        exc_traceback = None
+        err_msg = None
+        object = "collections.abc"
+
+    return Unraisable()

@@ -9,6 +9,8 @@ import signal
 import sys
 import threading
 import time
+import warnings
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -277,7 +279,25 @@ def catch_interrupts() -> threading.Event:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, interrupt)
+    sys.unraisablehook = _quiet_lost_interrupts(sys.unraisablehook)
+    # what Cython says besides, when the interrupt hit its import-time patch of collections.abc
+    warnings.filterwarnings("ignore", "Cython module failed to patch", RuntimeWarning)
     return flag
+
+
+def _quiet_lost_interrupts(
+    default: Callable[[sys.UnraisableHookArgs], object],
+) -> Callable[[sys.UnraisableHookArgs], object]:
+    """An unraisable hook that logs a swallowed KeyboardInterrupt (the session raises it again
+    from its flag) instead of printing a traceback; anything else goes to ``default``."""
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> object:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            logging.getLogger(LOGGER_NAME).debug("Ctrl+C swallowed in %r", unraisable.object)
+            return None
+        return default(unraisable)
+
+    return hook
 
 
 def _resume(run_dir: Path, verbose: bool) -> Session:
