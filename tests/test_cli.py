@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -282,26 +283,24 @@ def test_interactive_prompt_after_a_direction_closes(classification_csv, tmp_pat
     assert state.phase == "done"
 
 
-def test_a_swallowed_ctrl_c_is_logged_not_printed(capsys):
+def test_a_swallowed_ctrl_c_is_logged_not_printed(monkeypatch, capsys):
     """Cython writes a KeyboardInterrupt that hits its import-time patch off as unraisable; the
     run's hook keeps that traceback off the console (the session raises the interrupt again)
-    and hands every other unraisable exception to the default hook."""
+    and hands every other unraisable exception to the default hook. Driven through Python's
+    own unraisable path: an exception raised in ``__del__``."""
     seen = []
-    hook = _quiet_lost_interrupts(seen.append)
+    monkeypatch.setattr(sys, "unraisablehook", _quiet_lost_interrupts(seen.append))
 
     for error in (KeyboardInterrupt(), ValueError("kept")):
-        hook(_unraisable(error))
+        _RaisesWhenCollected(error)  # dropped at once: __del__ runs and its error is unraisable
 
     assert [type(u.exc_value) for u in seen] == [ValueError]
     assert capsys.readouterr().err == ""
 
 
-def _unraisable(error: BaseException):
-    class Unraisable:  # the fields of sys.UnraisableHookArgs that the hook reads
-        exc_type = type(error)
-        exc_value = error
-        exc_traceback = None
-        err_msg = None
-        object = "collections.abc"
+class _RaisesWhenCollected:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
-    return Unraisable()
+    def __del__(self) -> None:
+        raise self.error

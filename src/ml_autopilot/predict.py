@@ -73,16 +73,16 @@ def predict_frame(
     prediction is appended to ``spans`` when given."""
     features = prepare_features(frame, bundle["numeric_columns"], bundle["categorical_columns"])
     pipeline = bundle["pipeline"]
+    regression = bundle["task"] == "regression"
     started = time.time()
-    if bundle["task"] == "regression":
-        values = np.asarray(pipeline.predict(features), dtype="float64")
-        _note_span(spans, started)
-        return pd.DataFrame({"prediction": values})
+    raw = pipeline.predict(features) if regression else pipeline.predict_proba(features)
+    if spans is not None:
+        spans.append((started, time.time()))
+    if regression:
+        return pd.DataFrame({"prediction": np.asarray(raw, dtype="float64")})
     classes = list(bundle["classes"])
     proba = np.zeros((len(features), len(classes)))
-    present = np.asarray(pipeline.classes_, dtype=int)
-    proba[:, present] = pipeline.predict_proba(features)
-    _note_span(spans, started)
+    proba[:, np.asarray(pipeline.classes_, dtype=int)] = raw
     proba = np.clip(proba, 0.0, 1.0)
     sums = proba.sum(axis=1, keepdims=True)
     proba = np.divide(proba, sums, out=np.full_like(proba, 1 / len(classes)), where=sums > 0)
@@ -122,11 +122,6 @@ def use_threads(model: object, threads: int) -> None:
             model.set_params(**{key: threads for key in THREAD_PARAMS if key in params})
         except Exception:  # a model that refuses keeps predicting as it was
             return
-
-
-def _note_span(spans: list[Span] | None, started: float) -> None:
-    if spans is not None:
-        spans.append((started, time.time()))
 
 
 def predict_file(run_dir: Path, data_path: Path, out_path: Path) -> int:

@@ -82,11 +82,10 @@ def score_one(
 
 
 def _log_loss(truth: np.ndarray, proba: np.ndarray) -> float:
-    """sklearn's log loss of ``score_all``: probabilities clipped to [1e-15, 1], then to
-    [eps, 1 - eps] as sklearn does; the mean of -log p(true class)."""
-    eps = np.finfo(np.float64).eps
+    """sklearn's log loss of ``score_all``: the mean of -log p(true class), p clipped to
+    [1e-15, 1] (``score_all``) and then to [eps, 1 - eps] (sklearn), i.e. to [1e-15, 1 - eps]."""
     chosen = proba[np.arange(len(truth)), truth.astype(np.int64)]
-    return float(-np.mean(np.log(np.clip(np.clip(chosen, 1e-15, 1.0), eps, 1 - eps))))
+    return float(-np.mean(np.log(np.clip(chosen, 1e-15, 1 - np.finfo(np.float64).eps))))
 
 
 def _f1(truth: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
