@@ -11,6 +11,7 @@ from ml_autopilot.catalog.validation import validate_spec
 from ml_autopilot.data.profiling import profile_data
 from ml_autopilot.planning.base import PlanningContext, baseline_spec
 from ml_autopilot.planning.optimizer import OptimizerPlanner
+from ml_autopilot.planning.rules import LIGHTGBM_NATIVE_MIN_ROWS, encoding_choices
 from ml_autopilot.state import (
     Constraints,
     ExperimentRecord,
@@ -131,12 +132,31 @@ def test_skewed_positive_target_leads_to_a_log_transform_hypothesis():
 
 
 def test_native_missing_and_categorical_handling_chosen_for_boosters():
-    ctx = context()
+    ctx = context(frame=make_classification_frame(n=LIGHTGBM_NATIVE_MIN_ROWS))
     planner = OptimizerPlanner(ctx, seed=0)
     spec = planner.propose(ctx)
     assert spec.model == "lightgbm"
     assert spec.preprocessing.imputation == "none"
     assert spec.preprocessing.encoding == "native"
+    catboost = next(e for e in planner.portfolio if e.model == "catboost")
+    ctx.hypothesis = None
+    assert planner._realise(
+        {"kind": "portfolio", "entry": catboost.name}, "s", ctx
+    ).preprocessing.encoding == "native"
+
+
+def test_lightgbm_gets_ordinal_codes_on_small_tables_and_keeps_the_other_encodings():
+    ctx = context()  # 160 rows
+    planner = OptimizerPlanner(ctx, seed=0)
+    spec = planner.propose(ctx)
+    assert spec.model == "lightgbm"
+    assert spec.preprocessing.encoding == "ordinal"
+    choices = encoding_choices("lightgbm", planner.traits)
+    assert choices[0] == "ordinal" and "native" in choices and "onehot" in choices
+    catboost = next(e for e in planner.portfolio if e.model == "catboost")
+    assert planner._realise(
+        {"kind": "portfolio", "entry": catboost.name}, "s", ctx
+    ).preprocessing.encoding == "native"
 
 
 def test_failures_are_told_and_search_goes_on():
