@@ -140,9 +140,12 @@ def test_native_missing_and_categorical_handling_chosen_for_boosters():
     assert spec.preprocessing.encoding == "native"
     catboost = next(e for e in planner.portfolio if e.model == "catboost")
     ctx.hypothesis = None
-    assert planner._realise(
-        {"kind": "portfolio", "entry": catboost.name}, "s", ctx
-    ).preprocessing.encoding == "native"
+    assert (
+        planner._realise(
+            {"kind": "portfolio", "entry": catboost.name}, "s", ctx
+        ).preprocessing.encoding
+        == "native"
+    )
 
 
 def test_lightgbm_gets_ordinal_codes_on_small_tables_and_keeps_the_other_encodings():
@@ -154,9 +157,12 @@ def test_lightgbm_gets_ordinal_codes_on_small_tables_and_keeps_the_other_encodin
     choices = encoding_choices("lightgbm", planner.traits)
     assert choices[0] == "ordinal" and "native" in choices and "onehot" in choices
     catboost = next(e for e in planner.portfolio if e.model == "catboost")
-    assert planner._realise(
-        {"kind": "portfolio", "entry": catboost.name}, "s", ctx
-    ).preprocessing.encoding == "native"
+    assert (
+        planner._realise(
+            {"kind": "portfolio", "entry": catboost.name}, "s", ctx
+        ).preprocessing.encoding
+        == "native"
+    )
 
 
 def test_failures_are_told_and_search_goes_on():
