@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import runpy
 import subprocess
 import sys
@@ -186,6 +187,39 @@ def test_boosting_stops_at_its_share_of_the_time_limit(model, tmp_path):
     assert all(0 < rounds < 20_000 for rounds in result["best_rounds"])
     # every fold stopped boosting by its deadline: 0.7 x 6 s over the three folds
     assert result["fit_time"] < 6.0
+
+
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost", "catboost"])
+def test_a_fold_that_starts_past_its_deadline_keeps_one_round(model, tmp_path):
+    """Folds that start after their deadline (earlier folds or data preparation overran) stop
+    at the first round and keep it. XGBoost failed here: its deadline callback ran before early
+    stopping had recorded any round, and `best_iteration` was undefined."""
+    size = "iterations" if model == "catboost" else "n_estimators"
+    spec = ExperimentSpec(
+        name=f"late_{model}",
+        model=model,
+        params={size: 500, "learning_rate": 0.1},
+        preprocessing=Preprocessing(encoding="ordinal"),
+        hypothesis="h",
+        reasoning="r",
+    )
+    info, profile, run_dir = prepared(make_classification_frame(3000, seed=1), tmp_path)
+    workdir = run_dir / spec.name
+    workdir.mkdir(parents=True)
+    script = workdir / "experiment.py"
+    source = render_script(RenderRequest(1, spec, info, profile, 3, 0, 1, workdir, time_limit=60))
+    line = next(x for x in source.splitlines() if x.startswith("EARLY_STOPPING = "))
+    late = re.sub(r"'fold_seconds': [0-9.]+", "'fold_seconds': -1.0", line)
+    assert late != line
+    script.write_text(source.replace(line, late))
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "success"
+    assert result["time_limited_folds"] == 3
+    assert result["best_rounds"] == [1, 1, 1]
 
 
 def _run_cv_script(spec: ExperimentSpec, tmp_path: Path, time_limit: float) -> dict:
