@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ml_autopilot.config import RunConfig
+from ml_autopilot.config import LARGE_TABLE_ROWS, RunConfig, default_folds
 from ml_autopilot.state import Constraints, SessionState
 
 
@@ -31,3 +31,14 @@ def test_the_constraints_file_limits_win_over_the_run_config() -> None:
     assert (state.plateau, state.max_iterations) == (4, 0)
     state = SessionState(run_id="r", config=config(plateau=5, max_iterations=9))
     assert (state.plateau, state.max_iterations) == (5, 9)
+
+
+def test_folds_default_to_5_and_to_3_from_20000_search_rows() -> None:
+    assert default_folds(LARGE_TABLE_ROWS - 1) == 5
+    assert default_folds(LARGE_TABLE_ROWS) == 3
+    assert config().folds is None  # chosen when the data loads
+
+
+def test_the_folds_given_win_over_the_size_rule() -> None:
+    assert SessionState(run_id="r", config=config(folds=5)).folds == 5
+    assert SessionState(run_id="r", config=config()).folds == 5  # no data yet: the small rule

@@ -24,7 +24,7 @@ from ml_autopilot.state import (
     Preprocessing,
     load_state,
 )
-from tests.conftest import run_config
+from tests.conftest import make_classification_frame, run_config
 
 
 class PhaseRecorder:
@@ -304,3 +304,16 @@ def test_a_result_keeps_only_size_overrides_for_the_refit(tmp_path: Path) -> Non
     outcome = ExecutionOutcome(status="success", payload=payload)
     result = result_from_outcome(outcome, tmp_path / "experiment.py")
     assert result.refit_params == {"n_estimators": 40, "iterations": 10}
+
+
+@pytest.mark.parametrize(("rows", "folds"), [(160, 5), (25_000, 3)])
+def test_folds_left_unset_are_chosen_from_the_search_rows_and_stored(rows, folds, tmp_path):
+    """5 folds, or 3 once 20,000 rows are left for the search (25,000 rows less the 20%
+    holdout); the choice is saved with the config, so a resumed run keeps it."""
+    data = tmp_path / "table.csv"
+    make_classification_frame(rows).to_csv(data, index=False)
+    run_dir = tmp_path / "run"
+    session = Session.create(run_config(data, "species", run_dir, folds=None))
+    session._load()
+    assert session.state.config.folds == folds
+    assert load_state(run_dir).config.folds == folds

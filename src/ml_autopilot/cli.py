@@ -199,7 +199,10 @@ def run(
             "is scored; --no-refit-full saves the scored model",
         ),
     ] = True,
-    folds: Annotated[int, typer.Option(help="cross-validation folds")] = 5,
+    folds: Annotated[
+        int | None,
+        typer.Option(help="cross-validation folds [default: 5; 3 from 20,000 search rows]"),
+    ] = None,
     output_dir: Annotated[Path | None, typer.Option(help="run folder (RUN_DIR)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 42,
     experiment_timeout: Annotated[float | None, typer.Option(help="cap per experiment, s")] = None,

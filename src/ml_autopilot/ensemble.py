@@ -141,7 +141,7 @@ def ensemble_experiment(
     assert state.data is not None
     started = time.monotonic()
     choice = select_ensemble(
-        state.experiments, target, state.data, state.metric, state.config.folds, state.config.seed
+        state.experiments, target, state.data, state.metric, state.folds, state.config.seed
     )
     if choice is None:
         return None

@@ -80,7 +80,7 @@ class RefitJob:
 
 def refit_estimate(state: SessionState, record: ExperimentRecord) -> float:
     """Seconds one refit of ``record`` on the non-holdout rows takes, from its CV fit time."""
-    return (record.result.fit_time or 0.0) / max(state.config.folds - 1, 1)
+    return (record.result.fit_time or 0.0) / max(state.folds - 1, 1)
 
 
 def all_rows_factor(state: SessionState) -> float:
@@ -275,7 +275,7 @@ def _run_script(
             spec=record.spec,
             data=state.data,
             profile=state.profile,
-            folds=state.config.folds,
+            folds=state.folds,
             seed=state.config.seed,
             n_threads=threads,
             output_dir=job.folder,
@@ -295,7 +295,7 @@ def _run_script(
 
 
 def _timeout(state: SessionState, record: ExperimentRecord, time_left: float) -> float:
-    estimate = (record.result.fit_time or 10.0) / max(state.config.folds - 1, 1) * 2 + 30
+    estimate = (record.result.fit_time or 10.0) / max(state.folds - 1, 1) * 2 + 30
     return max(time_left, min(estimate, MIN_FINAL_TIMEOUT * 5), MIN_FINAL_TIMEOUT)
 
 

@@ -218,6 +218,9 @@ class Session:
     def _load(self) -> None:
         info, _ = prepare_data(self.state.config, self.run_dir)
         self.state.data = info
+        if self.state.config.folds is None:  # stored, so a resumed run keeps the same folds
+            update = {"folds": self.state.folds}
+            self.state.config = self.state.config.model_copy(update=update)
         self._advance(
             "loaded",
             f"Loaded {info.n_rows} rows: {info.n_train} for search, "
@@ -467,7 +470,7 @@ class Session:
                 spec=spec,
                 data=state.data,
                 profile=state.profile,
-                folds=state.config.folds,
+                folds=state.folds,
                 seed=state.config.seed,
                 n_threads=state.config.threads_per_experiment,
                 output_dir=workdir,

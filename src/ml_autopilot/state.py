@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ml_autopilot.config import RunConfig, TaskType
+from ml_autopilot.config import RunConfig, TaskType, default_folds
 from ml_autopilot.errors import UserError
 
 SCHEMA_VERSION = 1
@@ -374,6 +374,14 @@ class SessionState(Record):
     def metric(self) -> MetricInfo:
         assert self.data is not None, "metric is known once data is loaded"
         return self.data.metric
+
+    @property
+    def folds(self) -> int:
+        """Cross-validation folds: the run's, else chosen from the search rows (the session
+        stores that choice in the config when the data loads)."""
+        if self.config.folds is not None:
+            return self.config.folds
+        return default_folds(self.data.n_train if self.data else 0)
 
     @property
     def max_iterations(self) -> int:

@@ -366,7 +366,7 @@ def parent_params(state: SessionState) -> dict[str, Any]:
         "task": state.data.task,
         "metric": state.metric.name,
         "direction": state.metric.direction,
-        "folds": config.folds,
+        "folds": state.folds,
         "holdout": config.holdout,
         "time_budget": config.time_budget,
         "max_iterations": state.max_iterations,
