@@ -8,6 +8,7 @@ import re
 import runpy
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +162,6 @@ def test_script_and_package_score_identically(hostile_run):
 @pytest.mark.parametrize("model", ["lightgbm", "xgboost", "catboost"])
 def test_boosting_stops_at_its_share_of_the_time_limit(model, tmp_path):
     """A booster that cannot finish its rounds in time ends with a smaller, valid model."""
-    info, profile, run_dir = prepared(make_classification_frame(3000, seed=1), tmp_path)
     size = "iterations" if model == "catboost" else "n_estimators"
     spec = ExperimentSpec(
         name="slow_booster",
@@ -172,16 +172,7 @@ def test_boosting_stops_at_its_share_of_the_time_limit(model, tmp_path):
         hypothesis="h",
         reasoning="r",
     )
-    workdir = run_dir / model
-    workdir.mkdir(parents=True)
-    script = workdir / "experiment.py"
-    request = RenderRequest(1, spec, info, profile, 3, 0, 1, workdir, time_limit=6.0)
-    script.write_text(render_script(request))
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _run_cv_script(spec, tmp_path, time_limit=6.0)
     assert result["status"] == "success"
     assert result["time_limited_folds"] == 3
     assert all(0 < rounds < 20_000 for rounds in result["best_rounds"])
@@ -203,32 +194,32 @@ def test_a_fold_that_starts_past_its_deadline_keeps_one_round(model, tmp_path):
         hypothesis="h",
         reasoning="r",
     )
-    info, profile, run_dir = prepared(make_classification_frame(3000, seed=1), tmp_path)
-    workdir = run_dir / spec.name
-    workdir.mkdir(parents=True)
-    script = workdir / "experiment.py"
-    source = render_script(RenderRequest(1, spec, info, profile, 3, 0, 1, workdir, time_limit=60))
-    line = next(x for x in source.splitlines() if x.startswith("EARLY_STOPPING = "))
-    late = re.sub(r"'fold_seconds': [0-9.]+", "'fold_seconds': -1.0", line)
-    assert late != line
-    script.write_text(source.replace(line, late))
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+
+    def late(source: str) -> str:
+        edited = re.sub(r"'fold_seconds': [0-9.]+", "'fold_seconds': -1.0", source)
+        assert edited != source
+        return edited
+
+    result = _run_cv_script(spec, tmp_path, time_limit=60.0, edit=late)
     assert result["status"] == "success"
     assert result["time_limited_folds"] == 3
     assert result["best_rounds"] == [1, 1, 1]
 
 
-def _run_cv_script(spec: ExperimentSpec, tmp_path: Path, time_limit: float) -> dict:
+def _run_cv_script(
+    spec: ExperimentSpec,
+    tmp_path: Path,
+    time_limit: float,
+    edit: Callable[[str], str] = lambda source: source,
+) -> dict:
+    """Render the spec's script for 3-fold CV on 3,000 rows (``edit`` may change the source),
+    run it, and return its result."""
     info, profile, run_dir = prepared(make_classification_frame(3000, seed=1), tmp_path)
     workdir = run_dir / spec.name
     workdir.mkdir(parents=True)
     script = workdir / "experiment.py"
     request = RenderRequest(1, spec, info, profile, 3, 0, 1, workdir, time_limit=time_limit)
-    script.write_text(render_script(request))
+    script.write_text(edit(render_script(request)))
     done = subprocess.run(
         [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
     )

@@ -138,14 +138,14 @@ def test_native_missing_and_categorical_handling_chosen_for_boosters():
     assert spec.model == "lightgbm"
     assert spec.preprocessing.imputation == "none"
     assert spec.preprocessing.encoding == "native"
-    catboost = next(e for e in planner.portfolio if e.model == "catboost")
-    ctx.hypothesis = None
-    assert (
-        planner._realise(
-            {"kind": "portfolio", "entry": catboost.name}, "s", ctx
-        ).preprocessing.encoding
-        == "native"
-    )
+    assert _catboost_encoding(planner, ctx) == "native"
+
+
+def _catboost_encoding(planner: OptimizerPlanner, ctx: PlanningContext) -> str:
+    """The encoding the planner gives its CatBoost portfolio entry."""
+    entry = next(e for e in planner.portfolio if e.model == "catboost")
+    spec = planner._realise({"kind": "portfolio", "entry": entry.name}, "s", ctx)
+    return spec.preprocessing.encoding
 
 
 def test_lightgbm_gets_ordinal_codes_on_small_tables_and_keeps_the_other_encodings():
@@ -156,13 +156,7 @@ def test_lightgbm_gets_ordinal_codes_on_small_tables_and_keeps_the_other_encodin
     assert spec.preprocessing.encoding == "ordinal"
     choices = encoding_choices("lightgbm", planner.traits)
     assert choices[0] == "ordinal" and "native" in choices and "onehot" in choices
-    catboost = next(e for e in planner.portfolio if e.model == "catboost")
-    assert (
-        planner._realise(
-            {"kind": "portfolio", "entry": catboost.name}, "s", ctx
-        ).preprocessing.encoding
-        == "native"
-    )
+    assert _catboost_encoding(planner, ctx) == "native"
 
 
 def test_failures_are_told_and_search_goes_on():
