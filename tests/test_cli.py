@@ -304,3 +304,18 @@ class _RaisesWhenCollected:
 
     def __del__(self) -> None:
         raise self.error
+
+
+def test_run_help_states_how_the_folds_are_chosen():
+    """The help is Rich markup: a default written in square brackets was taken for a tag and
+    dropped, so `--folds` showed no default at all."""
+    done = subprocess.run(
+        [*autopilot_command(), "run", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "250"},
+        timeout=60,
+    )
+    assert done.returncode == 0
+    folds = next(line for line in done.stdout.splitlines() if "--folds" in line)
+    assert "(default 5; 3 from 20,000 search rows)" in folds

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from ml_autopilot import control
 from ml_autopilot.catalog.metrics import relative_improvement
-from ml_autopilot.config import RunConfig
+from ml_autopilot.config import FOLDS, LARGE_TABLE_FOLDS, LARGE_TABLE_ROWS, RunConfig
 from ml_autopilot.errors import AutopilotError, UserError
 from ml_autopilot.log import LOGGER_NAME
 from ml_autopilot.process_exit import exit_code, leave
@@ -172,6 +172,11 @@ def _default_output_dir(data: Path) -> Path:
 STORE_WAIT_SECONDS = 120.0
 PLANNER_HELP = "auto (LLM when a key or base URL is set), optimizer (offline) or llm"
 CONFIG_ALIASES = {"data": "data_path", "constraints": "constraints_path"}
+# no square brackets: the help is Rich markup, which takes "[...]" for a tag and drops it
+FOLDS_HELP = (
+    f"cross-validation folds (default {FOLDS}; {LARGE_TABLE_FOLDS} from {LARGE_TABLE_ROWS:,} "
+    "search rows)"
+)
 PLATEAU_HELP = "stop after N experiments without 0.5% gain (0: never)"
 
 
@@ -201,7 +206,7 @@ def run(
     ] = True,
     folds: Annotated[
         int | None,
-        typer.Option(help="cross-validation folds [default: 5; 3 from 20,000 search rows]"),
+        typer.Option(help=FOLDS_HELP),
     ] = None,
     output_dir: Annotated[Path | None, typer.Option(help="run folder (RUN_DIR)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 42,

@@ -50,6 +50,8 @@ class ModelEntry:
     owned: dict[str, str] = field(default_factory=dict)
     handles_missing: bool = False
     native_categorical: bool = False
+    # below this many rows, ordinal codes are tried before the native categorical handling
+    native_categorical_min_rows: int = 0
     needs_scaling: bool = False
     family: str = "other"
     extra_params: tuple[str, ...] = ()
@@ -312,6 +314,12 @@ CATALOG: dict[str, ModelEntry] = {
             owned={"random_state": "SEED", "n_jobs": "N_THREADS", "verbose": "-1"},
             handles_missing=True,
             native_categorical=True,
+            # its categorical splits need min_data_per_group (100) rows in each group and add
+            # cat_smooth and cat_l2 (10 each): defaults for large tables that block most splits
+            # on small ones (5-fold CV log loss of the portfolio entry, ordinal vs native: car
+            # 0.052 vs 0.073, credit-g 0.530 vs 0.540, penguins 0.087 vs 0.099; adult, 48,842
+            # rows: 0.279 vs 0.278)
+            native_categorical_min_rows=10_000,
             family="boosting",
             extra_params=(
                 "subsample_freq",

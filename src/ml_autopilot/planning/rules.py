@@ -16,12 +16,6 @@ from ml_autopilot.state import Constraints, DataProfile, Preprocessing
 
 MANY_MISSING_PCT = 5.0
 SKEW_FOR_LOG = 1.0
-# LightGBM's categorical splits need min_data_per_group (100) rows in each group and add
-# cat_smooth and cat_l2 (10 each): defaults for large tables. Below this many rows they block
-# most splits, and ordinal codes fit better (5-fold CV log loss with LightGBM's portfolio entry:
-# car 0.052 vs 0.073, credit-g 0.530 vs 0.540, penguins 0.087 vs 0.099; adult, 48,842 rows:
-# 0.279 vs 0.278).
-LIGHTGBM_NATIVE_MIN_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -69,7 +63,7 @@ def encoding_choices(model: str, traits: DataTraits) -> tuple[str, ...]:
     if traits.n_categorical == 0:
         return ("onehot",)
     choices: list[str] = []
-    if model == "lightgbm" and traits.n_rows < LIGHTGBM_NATIVE_MIN_ROWS:
+    if traits.n_rows < entry.native_categorical_min_rows:
         choices.append("ordinal")
     if entry.native_categorical:
         choices.append("native")
