@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from ml_autopilot.catalog.metrics import is_better
 from ml_autopilot.catalog.scoring import labels_from, score_all, score_one
@@ -70,6 +69,8 @@ def encoded_target(info: DataInfo, frame: pd.DataFrame) -> np.ndarray:
 
 def fold_indices(task: TaskType, target: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
     """The validation rows of each fold, as the scripts' splitters produce them."""
+    from sklearn.model_selection import KFold, StratifiedKFold  # not at the run's start-up
+
     splitter = (StratifiedKFold if task == "classification" else KFold)(
         n_splits=folds, shuffle=True, random_state=seed
     )

@@ -20,8 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
-from sklearn.pipeline import FeatureUnion, Pipeline
 
 from ml_autopilot.config import default_workers_threads
 from ml_autopilot.data.loading import read_table
@@ -106,6 +104,9 @@ def use_threads(model: object, threads: int) -> None:
     Preprocessing gets no workers: a ColumnTransformer's ``n_jobs`` starts joblib worker
     *processes* (seconds for a small table, and they outlive the call), so it is set to run in
     this process, which also mends models saved before this rule."""
+    from sklearn.compose import ColumnTransformer, TransformedTargetRegressor  # not at start-up
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
     if isinstance(model, Pipeline):
         for _, step in model.steps:
             use_threads(step, threads)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+import pandas as pd
 
 from ml_autopilot import control, directions, steering
 from ml_autopilot.analysis import analyse
@@ -139,6 +140,7 @@ class Session:
         self._carried: dict[Future[ExecutionOutcome], Launch] = {}
         self._blended_for = 0  # successes the last interim blend was tried on
         self._target: np.ndarray | None = None
+        self._loaded_train: pd.DataFrame | None = None  # the split just written, for the profile
         self.interact: Callable[[ResearchDirection | None], str | None] | None = None
         # set by the CLI's Ctrl+C handler; checked at each turn of the loop, because the
         # KeyboardInterrupt itself can be swallowed (see ``cli.catch_interrupts``)
@@ -216,7 +218,7 @@ class Session:
             self.save()
 
     def _load(self) -> None:
-        info, _ = prepare_data(self.state.config, self.run_dir)
+        info, self._loaded_train = prepare_data(self.state.config, self.run_dir)
         self.state.data = info
         if self.state.config.folds is None:  # stored, so a resumed run keeps the same folds
             update = {"folds": self.state.folds}
@@ -230,7 +232,10 @@ class Session:
 
     def _profile(self) -> None:
         assert self.state.data is not None
-        train = load_split(self.state.data, "train")
+        train = self._loaded_train  # read back once by prepare_data; a resumed run reads it
+        if train is None:
+            train = load_split(self.state.data, "train")
+        self._loaded_train = None
         self.state.profile = profile_data(train, self.state.data.target, self.state.data.task)
         warnings = len(self.state.profile.warnings)
         self._advance(

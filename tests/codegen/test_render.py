@@ -321,6 +321,29 @@ def test_lightgbm_category_splits_scale_with_the_rows(tmp_path):
     assert "min_data_per_group" not in params(ordinal, 960)
 
 
+@pytest.mark.parametrize("model", ["random_forest", "extra_trees"])
+def test_forest_leaves_grow_with_the_rows(model, tmp_path):
+    """Forests keep one more row a leaf per 10,000 search rows (full-depth trees on large
+    tables made gigabyte models); a spec's own min_samples_leaf wins."""
+    info, profile, run_dir = prepared(make_classification_frame(120), tmp_path)
+
+    def leaf(spec: ExperimentSpec, n_train: int) -> int:
+        data = info.model_copy(update={"n_train": n_train})
+        request = RenderRequest(1, spec, data, profile, 3, 0, 1, run_dir / "x")
+        return _constant(render_script(request), "PARAMS")["min_samples_leaf"]
+
+    forest = model_spec(model, {"n_estimators": 50})
+    assert [leaf(forest, rows) for rows in (96, 9_999, 10_000, 32_364, 400_000)] == [
+        1,
+        1,
+        1,
+        3,
+        40,
+    ]
+    own = forest.model_copy(update={"params": {"n_estimators": 50, "min_samples_leaf": 1}})
+    assert leaf(own, 32_364) == 1
+
+
 def test_lightgbm_runs_with_the_small_table_category_defaults(tmp_path):
     result = _run_cv_script(_lightgbm_native(60), tmp_path, time_limit=60.0)
     assert result["status"] == "success" and result["cv_score"] > 0.5

@@ -7,16 +7,19 @@ predictions, and its holdout score); a test keeps it equal to the templates' ``s
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
-from sklearn import metrics as skm
 
 from ml_autopilot.config import TaskType
+
+# scikit-learn and SciPy are imported where a score is computed, not with this module: the run
+# imports it at start-up, where their ~1 s of imports would delay the first experiment.
 
 
 def score_all(
     task: TaskType, n_classes: int, truth: np.ndarray, labels: np.ndarray, proba: np.ndarray | None
 ) -> dict[str, float]:
     """Scores on the original target scale; classes are encoded 0..n_classes-1."""
+    from sklearn import metrics as skm
+
     if task == "regression":
         return {
             "rmse": float(np.sqrt(skm.mean_squared_error(truth, labels))),
@@ -64,6 +67,8 @@ def score_one(
     if metric == "rmse":
         errors = np.asarray(truth, dtype="float64") - np.asarray(labels, dtype="float64")
         return float(np.sqrt(np.mean(errors**2)))
+    from sklearn import metrics as skm
+
     if metric == "mae":
         return float(skm.mean_absolute_error(truth, labels))
     if metric == "r2":
@@ -107,6 +112,8 @@ def _binary_auc(truth: np.ndarray, score: np.ndarray) -> float:
     n_neg = len(truth) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    from scipy.stats import rankdata
+
     ranks = rankdata(score)
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

@@ -54,6 +54,11 @@ FOREST_BUDGET_SHARE = 0.25
 # credit-g: AUC 0.710 -> 0.744 with 5 and 1). Both scale with the rows up to the defaults.
 LIGHTGBM_ROWS_PER_GROUP = 200  # min_data_per_group = rows / 200, between 5 and 100
 LIGHTGBM_ROWS_PER_SMOOTH = 1000  # cat_smooth = rows / 1000, between 1 and 10
+# Forests grow each tree until its leaves hold min_samples_leaf rows: with 1 (scikit-learn's
+# default), 300 extra trees on diamonds' 32,000 rows pickled to 850 MB and the run's final folder
+# to 4.4 GB, and saving, loading and logging the blend cost 20 s of a 300 s run. One more row a
+# leaf per 10,000 rows: 3 there, a quarter of the size, half the fit time, +0.4% CV RMSE alone.
+FOREST_ROWS_PER_LEAF = 10_000
 # Parameters a script may ask the final refit to override: rounds found, or trees grown.
 REFIT_SIZE_PARAMS = frozenset({*EARLY_STOPPING_PARAM.values(), FOREST_SIZE_PARAM})
 SCRIPT_NAMES = {
@@ -178,9 +183,11 @@ def _owned_args(spec: ExperimentSpec) -> TrustedCode:
 
 def _data_defaults(spec: ExperimentSpec, data: DataInfo, categorical: list[str]) -> dict[str, Any]:
     """Defaults that depend on the table's size; a spec's own values override them."""
+    rows = data.n_train
+    if spec.model in FOREST_MODELS:
+        return {"min_samples_leaf": max(1, rows // FOREST_ROWS_PER_LEAF)}
     if spec.model != "lightgbm" or spec.preprocessing.encoding != "native" or not categorical:
         return {}
-    rows = data.n_train
     return {
         "min_data_per_group": int(min(100, max(5, rows // LIGHTGBM_ROWS_PER_GROUP))),
         "cat_smooth": float(min(10.0, max(1.0, rows / LIGHTGBM_ROWS_PER_SMOOTH))),

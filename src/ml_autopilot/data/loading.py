@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandas.api import types as ptypes
-from sklearn.model_selection import train_test_split
 
 from ml_autopilot.catalog.metrics import resolve_metric
 from ml_autopilot.config import RunConfig, TaskType
+from ml_autopilot.data.splitting import SplitError, split_indices
 from ml_autopilot.errors import UserError
 from ml_autopilot.log import get_logger
 from ml_autopilot.state import DataInfo, Label
@@ -260,17 +260,15 @@ def _split(
     df: pd.DataFrame, target: str, task: TaskType, config: RunConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seeded train/holdout split, stratified by the target for classification."""
-    stratify = df[target] if task == "classification" else None
+    stratify = df[target].to_numpy() if task == "classification" else None
     try:
-        train, holdout = train_test_split(
-            df, test_size=config.holdout, random_state=config.seed, stratify=stratify
-        )
-    except ValueError as exc:
+        train, holdout = split_indices(len(df), config.holdout, config.seed, stratify)
+    except SplitError as exc:
         raise UserError(
             f"Could not split {len(df)} rows into train and a {config.holdout:.0%} holdout: "
             f"{_first_line(exc).rstrip('.')}. Use more data or a different --holdout."
         ) from exc
-    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+    return df.iloc[train].reset_index(drop=True), df.iloc[holdout].reset_index(drop=True)
 
 
 def _write_splits(train: pd.DataFrame, holdout: pd.DataFrame, folder: Path) -> None:

@@ -105,7 +105,7 @@ PORTFOLIO: tuple[PortfolioEntry, ...] = (
     PortfolioEntry(
         "extra_trees_default",
         "extra_trees",
-        {"n_estimators": 300, "max_features": 0.7, "min_samples_leaf": 1},
+        {"n_estimators": 300, "max_features": 0.7},
         "Randomised trees average out noise that boosting may overfit.",
         "Extra trees are fast, low-variance and a useful counterpoint to boosting.",
         prior=0.45,
@@ -114,7 +114,7 @@ PORTFOLIO: tuple[PortfolioEntry, ...] = (
     PortfolioEntry(
         "random_forest_default",
         "random_forest",
-        {"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 1},
+        {"n_estimators": 300, "max_features": 0.5},
         "Bagged deep trees are a strong, hard-to-overfit reference.",
         "Random forests rarely win outright but are stable on small or noisy data.",
         prior=0.4,
