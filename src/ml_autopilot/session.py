@@ -140,7 +140,6 @@ class Session:
         self._carried: dict[Future[ExecutionOutcome], Launch] = {}
         self._blended_for = 0  # successes the last interim blend was tried on
         self._target: np.ndarray | None = None
-        self._loaded_train: pd.DataFrame | None = None  # the split just written, for the profile
         self.interact: Callable[[ResearchDirection | None], str | None] | None = None
         # set by the CLI's Ctrl+C handler; checked at each turn of the loop, because the
         # KeyboardInterrupt itself can be swallowed (see ``cli.catch_interrupts``)
@@ -188,10 +187,9 @@ class Session:
 
     def _run_phases(self) -> None:
         state = self.state
-        if state.phase == "created":
-            self._load()
+        train = self._load() if state.phase == "created" else None
         if state.phase == "loaded":
-            self._profile()
+            self._profile(train)
         if state.phase == "profiled":
             self._baseline()
         if state.phase == "failed":
@@ -217,8 +215,9 @@ class Session:
             self._tracking = True
             self.save()
 
-    def _load(self) -> None:
-        info, self._loaded_train = prepare_data(self.state.config, self.run_dir)
+    def _load(self) -> pd.DataFrame:
+        """Read, check and split the data; returns the train split as stored, for the profile."""
+        info, train = prepare_data(self.state.config, self.run_dir)
         self.state.data = info
         if self.state.config.folds is None:  # stored, so a resumed run keeps the same folds
             update = {"folds": self.state.folds}
@@ -229,13 +228,13 @@ class Session:
             f"{info.n_holdout} private holdout; task {info.task}, metric "
             f"{info.metric.name} ({info.metric.direction})",
         )
+        return train
 
-    def _profile(self) -> None:
+    def _profile(self, train: pd.DataFrame | None) -> None:
+        """Profile the train split: the frame just loaded, or (a resumed run) the stored one."""
         assert self.state.data is not None
-        train = self._loaded_train  # read back once by prepare_data; a resumed run reads it
         if train is None:
             train = load_split(self.state.data, "train")
-        self._loaded_train = None
         self.state.profile = profile_data(train, self.state.data.target, self.state.data.task)
         warnings = len(self.state.profile.warnings)
         self._advance(

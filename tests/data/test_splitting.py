@@ -12,10 +12,9 @@ from ml_autopilot.data.splitting import SplitError, split_indices
 def _labels(kind: str, n: int, rng: np.random.RandomState) -> np.ndarray:
     if kind == "strings":  # unbalanced, with tied class counts and a two-row class
         pool = np.array(["a"] * 7 + ["b"] * 7 + ["c"] * 3 + ["d"] * 1)
-        labels = rng.choice(pool, size=n)
+        labels = rng.choice(pool, size=n).astype(object)
         labels[:2] = "rare"
-        labels[2:] = np.where(labels[2:] == "rare", "a", labels[2:])
-        return labels.astype(object)
+        return labels
     if kind == "ints":
         return rng.choice([0, 1, 1, 1, 2], size=n)
     return rng.choice([True, False, False], size=n)

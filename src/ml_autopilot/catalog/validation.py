@@ -19,6 +19,7 @@ from ml_autopilot.catalog.models import (
     TEMPLATE_OWNED_NAMES,
     ParamSpec,
     accepted_params,
+    accepts_param,
     models_for,
 )
 from ml_autopilot.config import TaskType
@@ -82,16 +83,13 @@ def _check_params(
     model: str, task: TaskType, params: dict[str, Any], notes: list[str]
 ) -> dict[str, Any]:
     entry = CATALOG[model]
-    # Names the catalog lists need no look at the estimator: importing it (scikit-learn for
-    # the baseline) put ~1 s before the first experiment could start.
-    listed = {p.name for p in entry.space} | set(entry.extra_params)
     cleaned: dict[str, Any] = {}
     for name, value in params.items():
         if name in TEMPLATE_OWNED_NAMES or name in entry.owned:
             notes.append(f"removed '{name}': set by the template")
             continue
-        if name not in listed and name not in (accepted := accepted_params(model, task)):
-            close = difflib.get_close_matches(name, sorted(accepted), n=1)
+        if not accepts_param(model, task, name):
+            close = difflib.get_close_matches(name, sorted(accepted_params(model, task)), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise SpecValidationError(f"{model} has no hyperparameter '{name}'.{hint}")
         _check_literal(name, value)
