@@ -284,7 +284,7 @@ CATALOG: dict[str, ModelEntry] = {
                 _i("max_depth", 2, 12, sane_low=1, sane_high=30),
                 _f("subsample", 0.5, 1.0, sane_low=0.05, sane_high=1.0),
                 _f("colsample_bytree", 0.3, 1.0, sane_low=0.05, sane_high=1.0),
-                _f("min_child_weight", 1e-2, 20.0, log=True, sane_low=0.0, sane_high=1e4),
+                _f("min_child_weight", 1e-3, 20.0, log=True, sane_low=0.0, sane_high=1e4),
                 _f("reg_lambda", 1e-3, 10.0, log=True, sane_low=0.0, sane_high=1e4),
                 _f("reg_alpha", 1e-3, 10.0, log=True, sane_low=0.0, sane_high=1e4),
             ),

@@ -103,6 +103,27 @@ PORTFOLIO: tuple[PortfolioEntry, ...] = (
         prior=0.55,
     ),
     PortfolioEntry(
+        "xgboost_sharp",
+        "xgboost",
+        {
+            "n_estimators": 1000,
+            "learning_rate": 0.3,
+            "max_depth": 4,
+            "min_child_weight": 0.002,
+            "reg_lambda": 1.0,
+            "reg_alpha": 0.01,
+        },
+        "Shallow boosting with almost no minimum leaf weight can make its probabilities sharp "
+        "where the classes are close to a rule of the features.",
+        "A class probability near 0 or 1 leaves a leaf almost no hessian weight, so the usual "
+        "minimum (1) stops the trees from sharpening it; on car (a rule over six categorical "
+        "features) this setting halves the 5-fold CV log loss of the default booster "
+        "(0.061 -> 0.032) and costs a few seconds on small tables where it does not help.",
+        prior=0.5,
+        tasks=("classification",),
+        max_rows=10_000,
+    ),
+    PortfolioEntry(
         "extra_trees_default",
         "extra_trees",
         {"n_estimators": 300, "max_features": 0.7},
