@@ -253,6 +253,43 @@ def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_pat
     assert Path(final.model_path) == run_dir / "final" / "all_rows" / "model.pkl"
 
 
+def test_a_blend_that_did_not_lift_the_plateau_is_the_final_blend_not_selected_again(
+    classification_csv, tmp_path, monkeypatch
+):
+    """The plateau's blend over the same successes is the end's blend: selected once."""
+    import ml_autopilot.session as session_module
+
+    calls = []
+    real = session_module.ensemble_experiment
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "ensemble_experiment", counted)
+    planner = ScriptedPlanner(
+        [
+            spec("forest", "random_forest", {"n_estimators": 30}),
+            spec("trees", "extra_trees", {"n_estimators": 30}),
+        ]
+    )
+    config = run_config(
+        classification_csv,
+        "species",
+        tmp_path / "run",
+        metric="log_loss",
+        plateau=1,
+        min_improvement=0.99,  # no blend can lift the plateau
+        max_iterations=3,
+        workers=1,
+    )
+    state = Session.create(config, planner=planner).run()
+    assert state.termination_reason.startswith("plateau")
+    blends = [r for r in state.experiments if r.spec.model == "ensemble"]
+    assert len(calls) == 1 and len(blends) == 1  # the end reused the plateau's blend
+    assert blends[0].iteration == len(state.experiments) - 1
+
+
 def test_a_gain_that_ends_after_the_plateau_was_reached_resumes_the_search(
     regression_csv, tmp_path
 ):

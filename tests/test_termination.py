@@ -24,16 +24,14 @@ F1 = MetricInfo(name="f1", direction="maximize")
 RMSE = MetricInfo(name="rmse", direction="minimize")
 
 
-def record(iteration: int, score: float | None, source: str = "optuna") -> ExperimentRecord:
+def record(iteration: int, score: float | None) -> ExperimentRecord:
     """A successful record with ``score``, or a failed one when ``score`` is None."""
     result = (
         ExperimentResult(status="failed", error="boom")
         if score is None
         else ExperimentResult(status="success", cv_score=score)
     )
-    spec = ExperimentSpec(
-        name=f"exp{iteration}", model="ridge", hypothesis="h", reasoning="r", source=source
-    )
+    spec = ExperimentSpec(name=f"exp{iteration}", model="ridge", hypothesis="h", reasoning="r")
     return ExperimentRecord(
         iteration=iteration,
         spec=spec,
@@ -102,18 +100,6 @@ def test_plateau_fires_after_enough_experiments_without_gain() -> None:
     assert criterion.should_stop(view(0.80, 0.801, 0.80, plateau=3)) is None
     reason = criterion.should_stop(view(0.80, 0.801, 0.80, 0.79, plateau=3))
     assert reason == "plateau: 3 experiments without a 0.5% improvement over 0.8"
-
-
-def test_plateau_lets_the_portfolio_play_out_and_judges_the_search_after_it() -> None:
-    flat = [record(0, 0.80, "baseline"), record(1, 0.85, "portfolio")]
-    flat += [record(i, 0.84, "portfolio") for i in range(2, 8)]
-    portfolio_only = view(plateau=3, records=flat)
-    assert Plateau().should_stop(portfolio_only) is None  # six entries without gain: played out
-    searched = flat + [record(i, 0.84) for i in range(8, 11)]
-    reason = Plateau().should_stop(view(plateau=3, records=searched))
-    assert reason == "plateau: 3 experiments without a 0.5% improvement over 0.85"
-    gain = [*flat[:3], record(3, 0.90, "portfolio"), record(4, 0.89), record(5, 0.89)]
-    assert Plateau().should_stop(view(plateau=3, records=gain)) is None  # a portfolio gain resets
 
 
 def test_the_plateau_rule_off_never_stops_a_flat_run() -> None:

@@ -177,7 +177,7 @@ FOLDS_HELP = (
     f"cross-validation folds (default {FOLDS}; {LARGE_TABLE_FOLDS} from {LARGE_TABLE_ROWS:,} "
     "search rows)"
 )
-PLATEAU_HELP = "stop after N search experiments without 0.5% gain (0: never)"
+PLATEAU_HELP = "stop after N experiments without 0.5% gain (0: never)"
 
 
 @app.command()

@@ -139,6 +139,9 @@ class Session:
         self._pool: ThreadPoolExecutor | None = None
         self._carried: dict[Future[ExecutionOutcome], Launch] = {}
         self._blended_for = 0  # successes the last interim blend was tried on
+        # that blend when it did not lift the plateau: the final blend over the same successes
+        # is the same, so the end of the run reuses it instead of selecting it again
+        self._unused_blend: Blend | None = None
         self._target: np.ndarray | None = None
         self.interact: Callable[[ResearchDirection | None], str | None] | None = None
         # set by the CLI's Ctrl+C handler; checked at each turn of the loop, because the
@@ -431,8 +434,12 @@ class Session:
         """Blend the best experiments' out-of-fold predictions; recorded as an experiment."""
         state = self.state
         assert state.data is not None
-        started_at = utc_now()
-        built = ensemble_experiment(state, self._train_target())
+        unused = self._unused_blend
+        if unused is not None and unused.successes == len(self._singles()):
+            started_at, built = unused.started_at, unused.built
+        else:
+            started_at = utc_now()
+            built = ensemble_experiment(state, self._train_target())
         if built is None:
             logger.info("no ensemble: fewer than two experiments worth blending")
             return
@@ -676,12 +683,13 @@ class Session:
         """
         state = self.state
         assert state.data is not None
-        singles = [r for r in state.successful() if r.spec.model != "ensemble"]
+        singles = self._singles()
         if len(singles) < 2 or len(singles) == self._blended_for:
             return False
         self._blended_for = len(singles)
         started_at = utc_now()
         built = ensemble_experiment(state, self._train_target())
+        self._unused_blend = Blend(len(singles), started_at, built)
         best = state.best()
         if built is None or best is None or best.result.cv_score is None:
             return False
@@ -691,9 +699,14 @@ class Session:
         )
         if gain < state.config.min_improvement:
             return False
+        self._unused_blend = None
         logger.info("a blend beats the best by %.2f%%: the search goes on", 100 * gain)
         self._record(self._unique_name(spec), result, started_at, observe=False)
         return True
+
+    def _singles(self) -> list[ExperimentRecord]:
+        """The successful experiments that are not blends."""
+        return [r for r in self.state.successful() if r.spec.model != "ensemble"]
 
     def _train_target(self) -> np.ndarray:
         assert self.state.data is not None
@@ -749,6 +762,15 @@ class Session:
     def save(self) -> None:
         self.state.elapsed_seconds = self.clock.used()
         save_state(self.state, self.run_dir)
+
+
+@dataclass(frozen=True)
+class Blend:
+    """An interim blend that did not lift the plateau, and how many successes it blended."""
+
+    successes: int
+    started_at: str
+    built: tuple[ExperimentSpec, ExperimentResult] | None
 
 
 def _preload(*modules: str) -> None:

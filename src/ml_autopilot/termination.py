@@ -85,12 +85,7 @@ class Plateau(Criterion):
     Experiments are counted after the last one that raised the best-so-far by at least
     ``min_improvement`` (the first success always does); failures count too. Smaller gains do
     not move the reference, so a slow creep of tiny improvements still ends in a plateau.
-    The baseline is never counted, so it alone cannot trigger a stop, and neither are the
-    portfolio's fixed configurations: they are the opening, a handful of proven models of
-    different families, and the plateau judges the search that follows. Counted, they let the
-    order of the portfolio decide which families a small table ever sees (phoneme at 60 s: a
-    fifth booster entry before the forests ended the run at 4 experiments without gain, before
-    the extra trees that had won there, test AUC 0.9714 -> 0.9583).
+    The baseline is never counted, so it alone cannot trigger a stop.
     """
 
     def should_stop(self, view: TerminationView) -> str | None:
@@ -118,7 +113,7 @@ class Plateau(Criterion):
             )
             if improved:
                 reference, since = score, 0
-            elif record.iteration > 0 and record.spec.source != "portfolio":
+            elif record.iteration > 0:
                 since += 1
         return reference, since
 

@@ -263,19 +263,21 @@ def test_fast_lightgbm_joins_the_portfolio_from_twenty_thousand_rows():
     assert large[:2] == ["lightgbm_default", "lightgbm_fast"]  # launched together at the start
 
 
-def test_sharp_xgboost_is_tried_on_small_classification_tables_only():
+def test_sharp_xgboost_is_tried_on_small_mostly_categorical_classification_tables_only():
     from ml_autopilot.planning.portfolio import portfolio_for
 
     models = ["lightgbm", "xgboost"]
-    small = {e.name: e for e in portfolio_for("classification", 1_296, models)}
+    small = {e.name: e for e in portfolio_for("classification", 1_296, models, 1.0)}
     assert "xgboost_sharp" in small
+    numeric = [e.name for e in portfolio_for("classification", 1_296, models, 0.4)]
+    assert "xgboost_sharp" not in numeric
     # the search space reaches the entry's minimum leaf weight, so the search can refine it
     from ml_autopilot.catalog.models import CATALOG
 
     space = {p.name: p for p in CATALOG["xgboost"].space}
     assert space["min_child_weight"].low <= small["xgboost_sharp"].params["min_child_weight"]
-    assert "xgboost_sharp" not in [e.name for e in portfolio_for("classification", 10_001, models)]
-    assert "xgboost_sharp" not in [e.name for e in portfolio_for("regression", 1_296, models)]
+    for task, rows in (("classification", 10_001), ("regression", 1_296)):
+        assert "xgboost_sharp" not in [e.name for e in portfolio_for(task, rows, models, 1.0)]
 
 
 def test_a_stale_top_hypothesis_gives_way_to_the_next_idea_not_the_one_after():

@@ -107,7 +107,8 @@ class OptimizerPlanner(Planner):
         return preferred + [m for m in models if m not in preferred]
 
     def _portfolio(self) -> list[PortfolioEntry]:
-        entries = portfolio_for(self.task, self.traits.n_rows, self.models)
+        traits = self.traits
+        entries = portfolio_for(self.task, traits.n_rows, self.models, traits.categorical_share)
         preferred = self.constraints.preferred_models
         covered = {e.model for e in entries}
         for model in preferred:

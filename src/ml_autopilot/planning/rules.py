@@ -27,6 +27,7 @@ class DataTraits:
     has_missing: bool
     many_missing: bool
     n_categorical: int
+    categorical_share: float  # of the features used
     high_cardinality: tuple[str, ...]
     log_target_candidate: bool
     log_allowed: bool
@@ -50,6 +51,7 @@ def traits_from(profile: DataProfile, task: TaskType) -> DataTraits:
         many_missing=profile.pct_missing_cells >= MANY_MISSING_PCT
         or any(c.pct_missing >= 30 for c in used),
         n_categorical=len(categorical),
+        categorical_share=len(categorical) / len(used) if used else 0.0,
         high_cardinality=high_card,
         log_target_candidate=log_allowed and skew is not None and skew >= SKEW_FOR_LOG,
         log_allowed=log_allowed,
