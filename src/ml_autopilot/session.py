@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -138,10 +138,9 @@ class Session:
         self._planner = planner
         self._pool: ThreadPoolExecutor | None = None
         self._carried: dict[Future[ExecutionOutcome], Launch] = {}
-        self._blended_for = 0  # successes the last interim blend was tried on
-        # that blend when it did not lift the plateau: the final blend over the same successes
-        # is the same, so the end of the run reuses it instead of selecting it again
-        self._unused_blend: Blend | None = None
+        # the last blend tried before a plateau stop: tried once per set of successes, and
+        # reused by the end of the run when it was not recorded and no success came in since
+        self._interim_blend: Blend | None = None
         self._target: np.ndarray | None = None
         self.interact: Callable[[ResearchDirection | None], str | None] | None = None
         # set by the CLI's Ctrl+C handler; checked at each turn of the loop, because the
@@ -434,9 +433,9 @@ class Session:
         """Blend the best experiments' out-of-fold predictions; recorded as an experiment."""
         state = self.state
         assert state.data is not None
-        unused = self._unused_blend
-        if unused is not None and unused.successes == len(self._singles()):
-            started_at, built = unused.started_at, unused.built
+        interim = self._interim_blend
+        if interim is not None and not interim.recorded and interim.covers(self._singles()):
+            started_at, built = interim.started_at, interim.built
         else:
             started_at = utc_now()
             built = ensemble_experiment(state, self._train_target())
@@ -684,12 +683,12 @@ class Session:
         state = self.state
         assert state.data is not None
         singles = self._singles()
-        if len(singles) < 2 or len(singles) == self._blended_for:
+        tried = self._interim_blend
+        if len(singles) < 2 or (tried is not None and tried.covers(singles)):
             return False
-        self._blended_for = len(singles)
         started_at = utc_now()
         built = ensemble_experiment(state, self._train_target())
-        self._unused_blend = Blend(len(singles), started_at, built)
+        blend = self._interim_blend = Blend(len(singles), started_at, built)
         best = state.best()
         if built is None or best is None or best.result.cv_score is None:
             return False
@@ -699,7 +698,7 @@ class Session:
         )
         if gain < state.config.min_improvement:
             return False
-        self._unused_blend = None
+        self._interim_blend = replace(blend, recorded=True)
         logger.info("a blend beats the best by %.2f%%: the search goes on", 100 * gain)
         self._record(self._unique_name(spec), result, started_at, observe=False)
         return True
@@ -766,11 +765,18 @@ class Session:
 
 @dataclass(frozen=True)
 class Blend:
-    """An interim blend that did not lift the plateau, and how many successes it blended."""
+    """A blend tried before a plateau stop: how many successes it blended, when it started,
+    what it built (None: nothing worth blending) and whether it was recorded (it lifted the
+    plateau)."""
 
     successes: int
     started_at: str
     built: tuple[ExperimentSpec, ExperimentResult] | None
+    recorded: bool = False
+
+    def covers(self, singles: list[ExperimentRecord]) -> bool:
+        """Whether it blended exactly these successes (they only ever grow in number)."""
+        return self.successes == len(singles)
 
 
 def _preload(*modules: str) -> None:
