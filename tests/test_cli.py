@@ -318,4 +318,5 @@ def test_run_help_states_how_the_folds_are_chosen():
     )
     assert done.returncode == 0
     folds = next(line for line in done.stdout.splitlines() if "--folds" in line)
-    assert "(default 5; 3 from 20,000 search rows)" in folds
+    rule = "(default 5; 3 from 20,000 search rows when the budget is under 4 s per 1,000 of them)"
+    assert rule in folds

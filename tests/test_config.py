@@ -33,9 +33,13 @@ def test_the_constraints_file_limits_win_over_the_run_config() -> None:
     assert (state.plateau, state.max_iterations) == (5, 9)
 
 
-def test_folds_default_to_5_and_to_3_from_20000_search_rows() -> None:
-    assert default_folds(LARGE_TABLE_ROWS - 1) == 5
-    assert default_folds(LARGE_TABLE_ROWS) == 3
+def test_folds_default_to_5_and_to_3_from_20000_search_rows_on_a_short_budget() -> None:
+    assert default_folds(LARGE_TABLE_ROWS - 1, 60) == 5
+    assert default_folds(LARGE_TABLE_ROWS, 60) == 3
+    # 40,000 search rows: 3 folds under 160 s, 5 from there
+    assert default_folds(40_000, 159) == 3
+    assert default_folds(40_000, 160) == 5
+    assert default_folds(40_000, 300) == 5
     assert config().folds is None  # chosen when the data loads
 
 

@@ -343,14 +343,37 @@ def test_a_result_keeps_only_size_overrides_for_the_refit(tmp_path: Path) -> Non
     assert result.refit_params == {"n_estimators": 40, "iterations": 10}
 
 
-@pytest.mark.parametrize(("rows", "folds"), [(160, 5), (25_000, 3)])
-def test_folds_left_unset_are_chosen_from_the_search_rows_and_stored(rows, folds, tmp_path):
+@pytest.mark.parametrize(
+    ("rows", "budget", "folds"), [(160, 60.0, 5), (25_000, 60.0, 3), (25_000, 240.0, 5)]
+)
+def test_folds_left_unset_are_chosen_from_the_search_rows_and_stored(rows, budget, folds, tmp_path):
     """5 folds, or 3 once 20,000 rows are left for the search (25,000 rows less the 20%
-    holdout); the choice is saved with the config, so a resumed run keeps it."""
+    holdout) and the budget is short for them; the choice is saved with the config, so a
+    resumed run keeps it."""
     data = tmp_path / "table.csv"
     make_classification_frame(rows).to_csv(data, index=False)
     run_dir = tmp_path / "run"
-    session = Session.create(run_config(data, "species", run_dir, folds=None))
+    config = run_config(data, "species", run_dir, folds=None, time_budget=budget)
+    session = Session.create(config)
     session._load()
     assert session.state.config.folds == folds
     assert load_state(run_dir).config.folds == folds
+
+
+def test_a_pruned_payload_becomes_a_pruned_result_with_its_folds(tmp_path: Path) -> None:
+    """A CV the script stopped early keeps the folds it scored and its model time, and has no
+    CV score (a partial mean would not compare with the others)."""
+    payload = {
+        "status": "pruned",
+        "error": "pruned after fold 1 of 3: log_loss 0.52 is worse than 0.4",
+        "fold_scores": [0.52],
+        "fit_time": 3.5,
+        "predict_time": 0.2,
+        "model_spans": [[1.0, 4.7]],
+    }
+    outcome = ExecutionOutcome(status="success", payload=payload, duration=5.0)
+    result = result_from_outcome(outcome, tmp_path / "experiment.py")
+    assert result.status == "pruned" and result.cv_score is None
+    assert result.fold_scores == [0.52] and result.fit_time == 3.5
+    assert result.model_spans == [(1.0, 4.7)]
+    assert result.error.startswith("pruned after fold 1 of 3")

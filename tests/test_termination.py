@@ -113,6 +113,20 @@ def test_plateau_counts_failures() -> None:
     assert Plateau().should_stop(view(0.80, None, None, None, plateau=3)) is not None
 
 
+def test_plateau_does_not_count_pruned_experiments() -> None:
+    """Pruning stops a weak experiment early so its time goes to the search; counting it
+    toward the plateau would end the search instead."""
+    pruned = ExperimentResult(status="pruned", fold_scores=[0.5], error="pruned after fold 1")
+    flat = view(0.80, 0.81, 0.80, 0.80, plateau=3)
+    flat.records[2:] = [r.model_copy(update={"result": pruned}) for r in flat.records[2:]]
+    assert Plateau().should_stop(flat) is None
+    flat.records.append(record(4, 0.80))
+    flat.records.append(record(5, 0.80))
+    assert Plateau().should_stop(flat) is None
+    flat.records.append(record(6, None))  # a failure counts: 3 since 0.81
+    assert Plateau().should_stop(flat) is not None
+
+
 def test_plateau_resets_on_a_real_improvement() -> None:
     # 0.80 -> 0.85 is a 6% gain, so only the two experiments after it count.
     assert Plateau().should_stop(view(0.80, 0.79, 0.78, 0.85, 0.85, 0.84, plateau=3)) is None

@@ -23,7 +23,13 @@ from rich.table import Table
 
 from ml_autopilot import control
 from ml_autopilot.catalog.metrics import relative_improvement
-from ml_autopilot.config import FOLDS, LARGE_TABLE_FOLDS, LARGE_TABLE_ROWS, RunConfig
+from ml_autopilot.config import (
+    FOLDS,
+    LARGE_TABLE_FOLDS,
+    LARGE_TABLE_ROWS,
+    SECONDS_PER_1000_ROWS_FOR_5_FOLDS,
+    RunConfig,
+)
 from ml_autopilot.errors import AutopilotError, UserError
 from ml_autopilot.log import LOGGER_NAME
 from ml_autopilot.process_exit import exit_code, leave
@@ -175,7 +181,8 @@ CONFIG_ALIASES = {"data": "data_path", "constraints": "constraints_path"}
 # no square brackets: the help is Rich markup, which takes "[...]" for a tag and drops it
 FOLDS_HELP = (
     f"cross-validation folds (default {FOLDS}; {LARGE_TABLE_FOLDS} from {LARGE_TABLE_ROWS:,} "
-    "search rows)"
+    f"search rows when the budget is under {SECONDS_PER_1000_ROWS_FOR_5_FOLDS:g} s "
+    "per 1,000 of them)"
 )
 PLATEAU_HELP = "stop after N experiments without 0.5% gain (0: never)"
 

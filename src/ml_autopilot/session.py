@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ from ml_autopilot.finalize import all_rows_factor, finalize, makespan, refit_est
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext, baseline_spec
 from ml_autopilot.planning.factory import make_planner, resolve_planner_name
+from ml_autopilot.pruning import PRUNE_MARGIN, prune_limits
 from ml_autopilot.state import (
     ExperimentRecord,
     ExperimentResult,
@@ -474,6 +475,14 @@ class Session:
             logger.info("experiment %s: %s", spec.name, note)
         workdir = self._experiment_folder(number, spec.name)
         timeout = self.experiment_timeout()
+        limits = prune_limits(state, spec)
+        if limits is not None:
+            logger.info(
+                "experiment %s: stopped after a fold %.0f%% worse than the same fold of %s",
+                spec.name,
+                100 * PRUNE_MARGIN,
+                limits.reference,
+            )
         script = write_script(
             RenderRequest(
                 iteration=number,
@@ -486,6 +495,7 @@ class Session:
                 output_dir=workdir,
                 time_limit=timeout,
                 time_budget=state.config.time_budget,
+                prune=None if limits is None else limits.as_literal(),
             )
         )
         request = ExecutionRequest(
@@ -816,6 +826,8 @@ def result_from_outcome(outcome: ExecutionOutcome, script: Path) -> ExperimentRe
             status=outcome.status, error=outcome.error, model_spans=spans, **common
         )
     payload = outcome.payload
+    if payload.get("status") == "pruned":
+        return _pruned_result(payload, common)
     try:
         cv_score = float(payload["cv_score"])
         if not math.isfinite(cv_score):
@@ -842,6 +854,24 @@ def result_from_outcome(outcome: ExecutionOutcome, script: Path) -> ExperimentRe
             **common,
         )
     except (KeyError, TypeError, ValueError) as exc:
+        return ExperimentResult(status="failed", error=f"bad result payload: {exc}", **common)
+
+
+def _pruned_result(payload: dict[str, Any], common: dict[str, Any]) -> ExperimentResult:
+    """A CV the script stopped after a fold that could not compete (ml_autopilot.pruning)."""
+    try:
+        folds = [float(x) for x in payload.get("fold_scores", [])]
+        return ExperimentResult(
+            status="pruned",
+            error=str(payload.get("error") or "pruned"),
+            fold_scores=[x for x in folds if math.isfinite(x)],
+            fit_time=payload.get("fit_time"),
+            predict_time=payload.get("predict_time"),
+            model_spans=checked_spans(payload.get("model_spans")),
+            time_limited_folds=_count(payload.get("time_limited_folds")),
+            **common,
+        )
+    except (TypeError, ValueError) as exc:
         return ExperimentResult(status="failed", error=f"bad result payload: {exc}", **common)
 
 

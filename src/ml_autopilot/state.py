@@ -26,7 +26,7 @@ Phase = Literal[
     "created", "loaded", "profiled", "baseline", "iterating", "finalizing", "done", "failed"
 ]
 Direction = Literal["minimize", "maximize"]
-ExperimentStatus = Literal["success", "failed", "timeout"]
+ExperimentStatus = Literal["success", "failed", "timeout", "pruned"]
 Trend = Literal["initial", "improving", "degrading", "plateau", "fluctuating"]
 Label = str | int | float | bool
 
@@ -377,11 +377,11 @@ class SessionState(Record):
 
     @property
     def folds(self) -> int:
-        """Cross-validation folds: the run's, else chosen from the search rows (the session
-        stores that choice in the config when the data loads)."""
+        """Cross-validation folds: the run's, else chosen from the search rows and the budget
+        (the session stores that choice in the config when the data loads)."""
         if self.config.folds is not None:
             return self.config.folds
-        return default_folds(self.data.n_train if self.data else 0)
+        return default_folds(self.data.n_train if self.data else 0, self.config.time_budget)
 
     @property
     def max_iterations(self) -> int:

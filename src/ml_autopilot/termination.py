@@ -85,7 +85,9 @@ class Plateau(Criterion):
     Experiments are counted after the last one that raised the best-so-far by at least
     ``min_improvement`` (the first success always does); failures count too. Smaller gains do
     not move the reference, so a slow creep of tiny improvements still ends in a plateau.
-    The baseline is never counted, so it alone cannot trigger a stop.
+    The baseline is never counted, so it alone cannot trigger a stop. Pruned experiments are
+    not counted either: they stopped after a fold or two so that their time would go to the
+    search (see ml_autopilot.pruning), which counting them would end instead.
     """
 
     def should_stop(self, view: TerminationView) -> str | None:
@@ -113,7 +115,7 @@ class Plateau(Criterion):
             )
             if improved:
                 reference, since = score, 0
-            elif record.iteration > 0:
+            elif record.iteration > 0 and record.result.status != "pruned":
                 since += 1
         return reference, since
 

@@ -211,6 +211,7 @@ def _run_cv_script(
     tmp_path: Path,
     time_limit: float,
     edit: Callable[[str], str] = lambda source: source,
+    prune: dict | None = None,
 ) -> dict:
     """Render the spec's script for 3-fold CV on 3,000 rows (``edit`` may change the source),
     run it, and return its result."""
@@ -218,7 +219,9 @@ def _run_cv_script(
     workdir = run_dir / spec.name
     workdir.mkdir(parents=True)
     script = workdir / "experiment.py"
-    request = RenderRequest(1, spec, info, profile, 3, 0, 1, workdir, time_limit=time_limit)
+    request = RenderRequest(
+        1, spec, info, profile, 3, 0, 1, workdir, time_limit=time_limit, prune=prune
+    )
     script.write_text(edit(render_script(request)))
     done = subprocess.run(
         [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
@@ -373,3 +376,24 @@ def test_constant_imputation_fills_after_scaling_and_flags_missing(scaling, tmp_
     assert out[2, 0] == 0.0
     if scaling == "standard":  # 0 is the mean of the scaled column
         np.testing.assert_allclose(out[[0, 1, 3], 0].mean(), 0.0, atol=1e-12)
+
+
+def test_a_fold_beyond_its_prune_limit_stops_the_cv(tmp_path):
+    """The folds' macro F1 cannot reach 2: the CV stops after its first fold and says why."""
+    prune = {"limits": [2.0, 2.0, 2.0], "maximize": True, "reference": "best_so_far"}
+    result = _run_cv_script(forest_spec("extra_trees", 20), tmp_path, 60.0, prune=prune)
+    assert result["status"] == "pruned"
+    assert len(result["fold_scores"]) == 1 and 0 <= result["fold_scores"][0] <= 1
+    assert "cv_score" not in result
+    assert result["error"].startswith("pruned after fold 1 of 3: f1")
+    assert "best_so_far" in result["error"]
+    assert len(result["model_spans"]) == 1  # one fold's fit and predict, still accounted for
+    assert not (tmp_path / "run" / "extra_trees_20" / "oof.npy").exists()
+
+
+def test_folds_within_their_prune_limits_run_to_the_end(tmp_path):
+    """Limits every fold meets, and a last fold that is never pruned: a full CV."""
+    prune = {"limits": [-1.0, -1.0, 2.0], "maximize": True, "reference": "best_so_far"}
+    result = _run_cv_script(forest_spec("extra_trees", 20), tmp_path, 60.0, prune=prune)
+    assert result["status"] == "success"
+    assert len(result["fold_scores"]) == 3

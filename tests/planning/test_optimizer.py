@@ -292,3 +292,38 @@ def test_a_stale_top_hypothesis_gives_way_to_the_next_idea_not_the_one_after():
     second = planner.propose(ctx)
     assert second is not None and second.name != first.name
     assert second.name == fresh[0]["entry"]  # the best idea left, not the runner-up
+
+
+def pruned(iteration: int, spec: ExperimentSpec, folds: list[float]) -> ExperimentRecord:
+    return ExperimentRecord(
+        iteration=iteration,
+        spec=spec,
+        result=ExperimentResult(status="pruned", fold_scores=folds, duration=2.0, error="pruned"),
+        started_at="t",
+        finished_at="t",
+    )
+
+
+def test_pruned_experiments_are_told_as_pruned_trials_with_their_folds():
+    """Asked or replayed, a pruned CV reaches TPE as a pruned trial carrying its fold scores,
+    which TPE ranks below every complete trial; the search goes on."""
+    ctx = context()
+    planner = OptimizerPlanner(ctx, seed=0)
+    drive(planner, ctx, 8, lambda s: 0.8)  # past the portfolio's first entries
+    ctx.hypothesis = None
+    spec = planner.propose(ctx)
+    while spec.source != "optuna":  # a proposal that holds an asked trial
+        rec = record(len(ctx.history), spec, 0.8)
+        ctx.history = [*ctx.history, rec]
+        planner.observe(rec)
+        spec = planner.propose(ctx)
+    planner.observe(pruned(len(ctx.history), spec, [0.31, 0.29]))
+    asked = [t for t in planner.study.trials if t.state.name == "PRUNED"]
+    assert len(asked) == 1 and asked[0].intermediate_values == {0: 0.31, 1: 0.29}
+
+    replay = OptimizerPlanner(ctx, seed=0)
+    entry = next(r for r in ctx.history if r.spec.source == "portfolio" and r.spec.params)
+    replay.observe(pruned(99, entry.spec.model_copy(update={"name": "again"}), [0.5]))
+    replayed = [t for t in replay.study.trials if t.state.name == "PRUNED"]
+    assert len(replayed) == 1 and replayed[0].intermediate_values == {0: 0.5}
+    assert replay.propose(ctx) is not None

@@ -438,6 +438,29 @@ def test_failures_show_status_error_and_output_tail(cls_run: Run) -> None:
     assert f"2 of {total} experiments failed or timed out" in recommendations
 
 
+def test_a_pruned_experiment_is_counted_apart_from_the_failures(cls_run: Run) -> None:
+    """Pruned is a verdict on the model, not a failure: the report, the insight and the
+    dashboard count it on its own and show why it stopped."""
+    state = cls_run.state.model_copy(deep=True)
+    error = "pruned after fold 1 of 3: f1 0.41 is worse than 0.62, the same fold of best"
+    state.experiments.append(
+        ExperimentRecord(
+            iteration=len(state.experiments),
+            spec=ExperimentSpec(name="slow_one", model="catboost", hypothesis="h", reasoning="r"),
+            result=ExperimentResult(status="pruned", fold_scores=[0.41], error=error),
+            started_at="2024-01-01T00:00:00+00:00",
+            finished_at="2024-01-01T00:00:01+00:00",
+        )
+    )
+    total = len(state.experiments)
+    text = render_report(state, cls_run.run_dir)
+    assert "0 failed, 0 timed out, 1 pruned after a fold that could not compete)" in text
+    assert "| pruned: pruned after fold 1 of 3: f1 0.41" in section(text, "Experiment Results")
+    assert f"All {total - 1} experiments that ran every fold succeeded. 1 stopped early" in text
+    assert "failed or timed out" not in section(text, "Recommendations")
+    assert "ok / 0 failed / 1 pruned" in render_dashboard(state)
+
+
 def test_hostile_names_cannot_break_tables_or_headings(cls_run: Run) -> None:
     text = render_report(_enriched(cls_run.state), cls_run.run_dir)
     assert "\n## injected" not in text

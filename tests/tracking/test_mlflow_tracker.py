@@ -34,6 +34,7 @@ from ml_autopilot.predict import predict_frame
 from ml_autopilot.session import Session
 from ml_autopilot.state import (
     ExperimentRecord,
+    ExperimentResult,
     ExperimentSpec,
     FinalResult,
     Hypothesis,
@@ -43,7 +44,13 @@ from ml_autopilot.state import (
     load_state,
     save_state,
 )
-from ml_autopilot.tracking.mlflow_tracker import MlflowTracker, child_tags, experiment_name
+from ml_autopilot.tracking.mlflow_tracker import (
+    RUN_STATUS,
+    MlflowTracker,
+    child_metrics,
+    child_tags,
+    experiment_name,
+)
 from ml_autopilot.tracking.pyfunc_model import input_schema, pip_requirements
 from ml_autopilot.tracking.ui import mlflow_command, start_ui, stop_ui, store_uri, wait_until_up
 from tests.conftest import make_classification_frame, make_regression_frame, run_config
@@ -286,6 +293,19 @@ def test_failed_experiment_is_logged_with_its_error(classification_run: TrackedR
     assert {"error.txt", "experiment.py", "stderr.txt"} <= artifact_names(client, run.info.run_id)
     error = Path(client.download_artifacts(run.info.run_id, "error.txt")).read_text()
     assert record.result.error in error
+
+
+def test_a_pruned_experiment_logs_its_folds_and_ends_killed(
+    classification_run: TrackedRun,
+) -> None:
+    """Stopped on purpose, not broken: MLflow's KILLED, with the folds it scored."""
+    record = classification_run.state().experiments[0]
+    result = ExperimentResult(status="pruned", fold_scores=[0.41, 0.44], duration=3.0)
+    metrics = child_metrics(record.model_copy(update={"result": result}))
+    folds = sorted((m.step, m.value) for m in metrics if m.key == "fold_score")
+    assert folds == [(0, 0.41), (1, 0.44)]
+    assert "cv_score" not in {m.key for m in metrics}
+    assert RUN_STATUS["pruned"] == "KILLED" and RUN_STATUS["success"] == "FINISHED"
 
 
 def test_long_texts_are_cut_to_mlflows_tag_limit(classification_run: TrackedRun) -> None:

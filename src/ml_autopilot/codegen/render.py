@@ -160,6 +160,8 @@ class RenderRequest:
     params_override: dict[str, Any] | None = None
     time_limit: float | None = None  # the experiment's timeout; boosting folds stop before it
     time_budget: float | None = None  # the whole run's budget; caps a forest's time limit
+    # per fold, the score beyond which CV stops (see ml_autopilot.pruning); None: every fold
+    prune: dict[str, Any] | None = None
 
 
 def feature_columns(profile: DataProfile, data: DataInfo) -> tuple[list[str], list[str]]:
@@ -266,6 +268,7 @@ def render_script(request: RenderRequest) -> str:
         },
         "early_stopping": _early_stopping(request),
         "forest_growth": _forest_growth(request),
+        "prune": request.prune if request.mode == "cv" else None,
         "spans_file": SPANS_FILE,
         "preprocessing": spec.preprocessing.model_dump(),
         "estimator_import": _estimator_import(spec, data),

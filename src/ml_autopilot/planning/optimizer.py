@@ -18,6 +18,7 @@ import optuna
 from ml_autopilot.catalog.models import CATALOG, models_for
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext
+from ml_autopilot.planning.costs import estimate_duration
 from ml_autopilot.planning.portfolio import PortfolioEntry, portfolio_for
 from ml_autopilot.planning.rules import DataTraits, default_preprocessing, traits_from
 from ml_autopilot.planning.search_space import SearchSpace
@@ -136,9 +137,16 @@ class OptimizerPlanner(Planner):
         trial = self._asked.pop(record.spec.name, None)
         value = record.result.cv_score if record.result.status == "success" else None
         finite = value is not None and math.isfinite(value)
+        # a pruned CV is a verdict: TPE ranks it below every complete trial, by its last fold
+        pruned = record.result.status == "pruned"
+        folds = dict(enumerate(record.result.fold_scores)) if pruned else {}
         if trial is not None:
             if finite:
                 self.study.tell(trial, value)
+            elif pruned:
+                for step, score in folds.items():
+                    trial.report(score, step)
+                self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             return
@@ -146,6 +154,15 @@ class OptimizerPlanner(Planner):
         if params and finite:
             self.study.add_trial(
                 optuna.trial.create_trial(params=params, distributions=distributions, value=value)
+            )
+        elif params and pruned:
+            self.study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions=distributions,
+                    state=optuna.trial.TrialState.PRUNED,
+                    intermediate_values=folds,
+                )
             )
 
     def propose(self, context: PlanningContext) -> ExperimentSpec | None:
@@ -490,44 +507,4 @@ def _best(history: list[ExperimentRecord], metric: MetricInfo) -> ExperimentReco
     return max(done, key=lambda r: sign * (r.result.cv_score or 0.0))
 
 
-SIZE_PARAMS = ("n_estimators", "iterations", "max_iter")
-# Wall time of a family's portfolio configuration relative to LightGBM's on the same data, one
-# thread each (measured on this project's benchmark runs: CatBoost's 2,000 symmetric-tree rounds
-# ran 3.3x to over 13x LightGBM's time and were often killed at their timeout).
-RELATIVE_COST = {
-    "lightgbm": 1.0,
-    "xgboost": 1.5,
-    "catboost": 5.0,
-    "hist_gradient_boosting": 1.0,
-    "extra_trees": 1.0,
-    "random_forest": 1.5,
-}
-UNKNOWN_COST = 2.0
-
-
-def estimate_duration(
-    model: str, params: dict[str, Any], history: list[ExperimentRecord]
-) -> float | None:
-    """Seconds an experiment will take, from earlier ones (None: nothing to go by).
-
-    The same model's last run, scaled by its size parameter, if there is one; otherwise the
-    slowest tree-model run so far, scaled by the families' relative costs."""
-    same = [r for r in history if r.spec.model == model and r.result.status == "success"]
-    if same:
-        ref = same[-1]
-        scale = 1.0
-        for key in SIZE_PARAMS:
-            if key in params and key in ref.spec.params and ref.spec.params[key]:
-                scale = float(params[key]) / float(ref.spec.params[key])
-        return ref.result.duration * max(scale, 0.1)
-    known = [
-        r.result.duration / RELATIVE_COST[r.spec.model]
-        for r in history
-        if r.result.status == "success" and r.spec.model in RELATIVE_COST
-    ]
-    if known:
-        return max(known) * RELATIVE_COST.get(model, UNKNOWN_COST)
-    return None
-
-
-__all__ = ["OptimizerPlanner", "estimate_duration"]
+__all__ = ["OptimizerPlanner"]

@@ -83,6 +83,11 @@ def _subtitle(state: SessionState) -> str:
     )
 
 
+def _experiment_counts(counts: summary.Counts) -> str:
+    text = f"{counts.success} ok / {counts.unsuccessful} failed"
+    return f"{text} / {counts.pruned} pruned" if counts.pruned else text
+
+
 def _cards(state: SessionState) -> str:
     best = state.best()
     final = state.final
@@ -92,7 +97,7 @@ def _cards(state: SessionState) -> str:
         (f"Best CV {metric}", score_pm(best.result.cv_score, best.result.cv_std) if best else NA),
         ("Best experiment", best.spec.name if best else NA),
         (f"Holdout {metric}", num(final.holdout_score) if final else NA),
-        ("Experiments", f"{counts.success} ok / {counts.unsuccessful} failed"),
+        ("Experiments", _experiment_counts(counts)),
         ("Time used", seconds(state.elapsed_seconds)),
     ]
     items = "".join(

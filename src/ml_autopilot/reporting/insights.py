@@ -77,11 +77,20 @@ def _failure_insight(state: SessionState) -> str:
     counts = summary.counts(state)
     if counts.total == 0:
         return "No experiment has run yet."
-    if counts.unsuccessful == 0:
+    pruned = (
+        f" {counts.pruned} stopped early after a fold that could not compete (pruned)."
+        if counts.pruned
+        else ""
+    )
+    if counts.unsuccessful == 0 and not counts.pruned:
         return f"All {counts.total} experiments ran successfully."
+    if counts.unsuccessful == 0:
+        finished = counts.total - counts.pruned
+        return f"All {finished} experiments that ran every fold succeeded.{pruned}"
     return (
         f"{counts.unsuccessful} of {counts.total} experiments did not finish successfully "
         f"({counts.failed} failed, {counts.timeout} timed out); see the Appendix for their errors."
+        f"{pruned}"
     )
 
 

@@ -214,6 +214,7 @@ class Counts:
     success: int
     failed: int
     timeout: int
+    pruned: int = 0  # stopped after a fold that could not compete: a verdict, not a failure
 
     @property
     def unsuccessful(self) -> int:
@@ -231,6 +232,7 @@ def counts(state: SessionState) -> Counts:
         success=statuses.count("success"),
         failed=statuses.count("failed"),
         timeout=statuses.count("timeout"),
+        pruned=statuses.count("pruned"),
     )
 
 

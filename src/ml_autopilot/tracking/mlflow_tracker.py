@@ -67,6 +67,8 @@ KIND_EXPERIMENT = "experiment"
 PROFILE_TAG = "profile_logged"
 MAX_FAILURES_IN_A_ROW = 3
 _ENDED = ("done", "failed")
+# an experiment run's MLflow status: a pruned one was stopped on purpose, not broken
+RUN_STATUS = {"success": "FINISHED", "pruned": "KILLED"}
 SQLITE_PREFIX = "sqlite:///"
 _BAD_KEY_CHARS = re.compile(r"[^\w\-. /]")
 
@@ -309,7 +311,7 @@ class MlflowTracker(Tracker):
             client, run_id, metrics=child_metrics(record), params=to_params(child_params(record))
         )
         log_child_artifacts(client, run_id, state, record)
-        status = "FINISHED" if record.result.status == "success" else "FAILED"
+        status = RUN_STATUS.get(record.result.status, "FAILED")
         client.set_terminated(run_id, status, end_time=millis(record.finished_at))
         return run_id
 
@@ -434,6 +436,8 @@ def child_metrics(record: ExperimentRecord) -> list[Metric]:
     for name, summary in result.metrics.items():
         values += [(f"cv_{name}_mean", summary.mean, 0), (f"cv_{name}_std", summary.std, 0)]
         values += [(f"fold_{name}", score, step) for step, score in enumerate(summary.folds)]
+    if result.status == "pruned":  # no summary: the primary metric on the folds it scored
+        values += [("fold_score", score, step) for step, score in enumerate(result.fold_scores)]
     values += [
         ("cv_score", result.cv_score, 0),
         ("fit_time", result.fit_time, 0),
