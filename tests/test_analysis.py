@@ -128,6 +128,14 @@ def test_timeout_is_reported_as_such() -> None:
     assert analysis.is_new_best is False
 
 
+def test_a_pruned_experiment_says_why_it_stopped_early() -> None:
+    why = "pruned after fold 1 of 5: log_loss 0.52 is worse than 0.38"
+    analysis = analyse(history_of(ok(0.7)), failed(why, status="pruned"), 1, F1)
+
+    assert analysis.observations[0] == f"Stopped early (experiment 1): {why}."
+    assert analysis.is_new_best is False and analysis.comparisons == []
+
+
 def test_success_without_score_is_treated_as_unscored() -> None:
     current = ExperimentResult(status="success", cv_score=None)
 

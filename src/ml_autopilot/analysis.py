@@ -198,7 +198,7 @@ def _failure_sentence(facts: _Facts) -> str:
         return f"{facts.subject} finished without a usable CV score."
     detail = _error_line(result.error)
     if result.status == "pruned":
-        return f"Pruned ({facts.name}): {detail}."
+        return f"Stopped early ({facts.name}): {detail}."
     if result.status == "timeout":
         head = f"Timed out after {result.duration:.1f} s ({facts.name})"
         return f"{head}: {detail}" if result.error else f"{head}."
