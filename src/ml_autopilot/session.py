@@ -845,12 +845,9 @@ def result_from_outcome(outcome: ExecutionOutcome, script: Path) -> ExperimentRe
             cv_std=float(payload.get("cv_std", 0.0)),
             fold_scores=[float(x) for x in payload.get("fold_scores", [])],
             metrics=metrics,
-            fit_time=payload.get("fit_time"),
             best_rounds=[int(x) for x in payload.get("best_rounds") or []],
             refit_params=_checked_refit_params(payload.get("refit_params")),
-            predict_time=payload.get("predict_time"),
-            model_spans=checked_spans(payload.get("model_spans")),
-            time_limited_folds=_count(payload.get("time_limited_folds")),
+            **_timing_fields(payload),
             **common,
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -865,14 +862,21 @@ def _pruned_result(payload: dict[str, Any], common: dict[str, Any]) -> Experimen
             status="pruned",
             error=str(payload.get("error") or "pruned"),
             fold_scores=[x for x in folds if math.isfinite(x)],
-            fit_time=payload.get("fit_time"),
-            predict_time=payload.get("predict_time"),
-            model_spans=checked_spans(payload.get("model_spans")),
-            time_limited_folds=_count(payload.get("time_limited_folds")),
+            **_timing_fields(payload),
             **common,
         )
     except (TypeError, ValueError) as exc:
         return ExperimentResult(status="failed", error=f"bad result payload: {exc}", **common)
+
+
+def _timing_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """Where a script's time went (fit, predict, model spans, folds cut by the clock)."""
+    return {
+        "fit_time": payload.get("fit_time"),
+        "predict_time": payload.get("predict_time"),
+        "model_spans": checked_spans(payload.get("model_spans")),
+        "time_limited_folds": _count(payload.get("time_limited_folds")),
+    }
 
 
 def _count(value: object) -> int:

@@ -296,16 +296,30 @@ def test_failed_experiment_is_logged_with_its_error(classification_run: TrackedR
 
 
 def test_a_pruned_experiment_logs_its_folds_and_ends_killed(
-    classification_run: TrackedRun,
+    classification_run: TrackedRun, tmp_path: Path
 ) -> None:
     """Stopped on purpose, not broken: MLflow's KILLED, with the folds it scored."""
-    record = classification_run.state().experiments[0]
+    state = classification_run.state()
+    record = state.experiments[0]
     result = ExperimentResult(status="pruned", fold_scores=[0.41, 0.44], duration=3.0)
-    metrics = child_metrics(record.model_copy(update={"result": result}))
+    pruned = record.model_copy(update={"result": result})
+    metrics = child_metrics(pruned)
     folds = sorted((m.step, m.value) for m in metrics if m.key == "fold_score")
     assert folds == [(0, 0.41), (1, 0.44)]
     assert "cv_score" not in {m.key for m in metrics}
     assert RUN_STATUS["pruned"] == "KILLED" and RUN_STATUS["success"] == "FINISHED"
+
+    state.experiments[0] = pruned  # logged for real, on a store of its own
+    state.tracking = None
+    store = f"sqlite:///{tmp_path / 'pruned.db'}"
+    MlflowTracker(tracking_uri=store).start(state)
+    assert state.tracking is not None
+    client = MlflowClient(store)
+    run = client.get_run(state.tracking.child_run_ids[pruned.iteration])
+    assert run.info.status == "KILLED"
+    history = client.get_metric_history(run.info.run_id, "fold_score")
+    assert sorted((m.step, m.value) for m in history) == folds
+    assert "cv_score" not in run.data.metrics
 
 
 def test_long_texts_are_cut_to_mlflows_tag_limit(classification_run: TrackedRun) -> None:
