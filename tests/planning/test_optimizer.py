@@ -161,6 +161,57 @@ def test_lightgbm_gets_ordinal_codes_on_small_tables_and_keeps_the_other_encodin
     assert _catboost_encoding(planner, ctx) == "native"
 
 
+def _after_xgboost_leads(ctx: PlanningContext) -> tuple[OptimizerPlanner, ExperimentSpec]:
+    """A planner whose best model so far is XGBoost on one-hot codes."""
+    planner = OptimizerPlanner(ctx, seed=0)
+    lgb = planner.propose(ctx)
+    entry = next(e for e in planner.portfolio if e.model == "xgboost")
+    xgb = planner._realise({"kind": "portfolio", "entry": entry.name}, "s", ctx)
+    assert lgb is not None and xgb is not None and xgb.preprocessing.encoding == "onehot"
+    history = [record(0, baseline_spec("classification"), 0.6), record(1, lgb, 0.7)]
+    history.append(record(2, xgb, 0.8))
+    for rec in history:
+        planner.observe(rec)
+    ctx.history = history
+    return planner, xgb
+
+
+def mostly_categorical_frame():
+    frame = make_classification_frame()
+    frame.insert(0, "shape", np.where(frame["signal"] > 2, "round", "square"))
+    return frame  # 2 of 4 features categorical
+
+
+def test_the_best_tree_model_is_tried_once_with_the_other_encoding():
+    ctx = context(frame=mostly_categorical_frame())
+    planner, xgb = _after_xgboost_leads(ctx)
+    swaps = [
+        c for c in planner._candidates(ctx) if c.action.get("direction") == "categorical encoding"
+    ]
+    assert [c.action["name"] for c in swaps] == [f"{xgb.name}_ordinal"]
+    spec = planner._realise(swaps[0].action, swaps[0].statement, ctx)
+    assert spec is not None and spec.model == "xgboost" and spec.params == xgb.params
+    assert spec.preprocessing == xgb.preprocessing.model_copy(update={"encoding": "ordinal"})
+    validate_spec(spec, "classification", ctx.profile)
+    # once tried, and even when the swap leads, no swap back
+    ctx.history.append(record(3, spec, 0.9))
+    planner.observe(ctx.history[-1])
+    names = [c.action.get("name") for c in planner._candidates(ctx)]
+    assert not any(str(n).endswith(("_ordinal", "_onehot")) for n in names)
+
+
+@pytest.mark.parametrize("case", ["mostly numeric", "encoding fixed"])
+def test_no_encoding_swap_on_mostly_numeric_tables_or_against_the_constraints(case: str) -> None:
+    if case == "mostly numeric":
+        ctx = context()  # 1 of 3 features categorical
+    else:
+        fixed = Constraints(preprocessing={"encoding": "onehot"})
+        ctx = context(constraints=fixed, frame=mostly_categorical_frame())
+    planner, _ = _after_xgboost_leads(ctx)
+    directions = [c.action.get("direction") for c in planner._candidates(ctx)]
+    assert "categorical encoding" not in directions
+
+
 def test_failures_are_told_and_search_goes_on():
     ctx = context()
     planner = OptimizerPlanner(ctx, seed=0)
