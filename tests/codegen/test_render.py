@@ -391,6 +391,15 @@ def test_a_fold_beyond_its_prune_limit_stops_the_cv(tmp_path):
     assert not (tmp_path / "run" / "extra_trees_20" / "oof.npy").exists()
 
 
+def test_folds_cut_short_by_the_clock_are_never_pruned(tmp_path):
+    """Every fold reaches its share of the time limit: its score says little about the
+    configuration, so limits no fold can meet do not stop the CV."""
+    prune = {"limits": [2.0, 2.0, 2.0], "maximize": True, "reference": "best_so_far"}
+    result = _run_cv_script(forest_spec("extra_trees", 20_000), tmp_path, 6.0, prune=prune)
+    assert result["status"] == "success"
+    assert result["time_limited_folds"] == 3 and len(result["fold_scores"]) == 3
+
+
 def test_folds_within_their_prune_limits_run_to_the_end(tmp_path):
     """Limits every fold meets, and a last fold that is never pruned: a full CV."""
     prune = {"limits": [-1.0, -1.0, 2.0], "maximize": True, "reference": "best_so_far"}
