@@ -304,6 +304,17 @@ def test_a_booster_out_of_time_gets_a_faster_variant_and_no_slower_entry():
     validate_spec(faster, "classification", ctx.profile)
 
 
+def test_a_variant_that_cannot_finish_in_the_time_left_is_not_proposed():
+    ctx = context()
+    planner, _ = after_first_lightgbm(ctx, duration=30.0, time_limited_folds=3)
+    ctx.time_left = 9.0  # the faster variant needs about a third of the 30 s its base took
+    names = [c.action.get("name") for c in planner._candidates(ctx)]
+    assert "lightgbm_default_faster" not in names
+    ctx.time_left = 11.0
+    names = [c.action.get("name") for c in planner._candidates(ctx)]
+    assert "lightgbm_default_faster" in names
+
+
 def test_fast_lightgbm_joins_the_portfolio_from_twenty_thousand_rows():
     from ml_autopilot.planning.portfolio import portfolio_for
 

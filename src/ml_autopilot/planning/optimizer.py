@@ -246,8 +246,8 @@ class OptimizerPlanner(Planner):
             and self._affordable(e.model, e.params, context)
             and not _slower_than_time_limited(e, history)
         ]
-        candidates += self._variants(history, best, names)
-        candidates += self._faster_variants(history, names)
+        variants = self._variants(history, best, names) + self._faster_variants(history, names)
+        candidates += [v for v in variants if self._variant_affordable(v, context)]
         candidates += self._search_candidates(best, best_text)
         candidates = [_read_back(c, context) for c in candidates]
         return sorted(candidates, key=lambda c: -c.confidence)
@@ -394,6 +394,18 @@ class OptimizerPlanner(Planner):
             {"kind": "optuna", "model": focus, "direction": f"{CATALOG[focus].label} tuning"},
         )
         return [tune, explore]
+
+    @staticmethod
+    def _variant_affordable(candidate: Candidate, context: PlanningContext) -> bool:
+        """A variant costs about what its base took (a booster with a higher learning rate
+        needs fewer rounds): skipped when that exceeds the time left."""
+        base = next((r for r in context.history if r.spec.name == candidate.action["base"]), None)
+        if base is None:
+            return True
+        estimate = base.result.duration
+        if candidate.action.get("direction") == TIME_LIMITED:
+            estimate /= FASTER
+        return estimate < context.time_left
 
     def _affordable(self, model: str, params: dict[str, Any], context: PlanningContext) -> bool:
         estimate = estimate_duration(model, params, context.history)
