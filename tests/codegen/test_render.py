@@ -249,6 +249,38 @@ def test_forest_with_time_to_spare_grows_every_tree(tmp_path):
     assert result["refit_params"] == {}
 
 
+def _histogram_booster(rounds: int, **params: object) -> ExperimentSpec:
+    spec = model_spec("hist_gradient_boosting", {"max_iter": rounds, **params}, "native")
+    return spec.model_copy(update={"name": f"hgb_{rounds}"})
+
+
+def test_histogram_booster_stops_adding_rounds_at_its_share_of_the_time_limit(tmp_path):
+    """It takes no callbacks, so it grows in chunks like a forest: killed at its timeout
+    before, now it keeps the rounds it has and is refit with as many."""
+    result = _run_cv_script(_histogram_booster(100_000), tmp_path, time_limit=6.0)
+    assert result["status"] == "success"
+    assert result["time_limited_folds"] == 3
+    rounds = result["best_rounds"]
+    assert len(rounds) == 3 and all(0 < r < 100_000 for r in rounds)
+    assert result["refit_params"] == {"max_iter": round(sum(rounds) / 3)}
+
+
+@pytest.mark.parametrize("own_stopping", [False, True])
+def test_histogram_booster_with_time_to_spare_runs_its_rounds_or_stops_by_itself(
+    own_stopping, tmp_path
+):
+    if own_stopping:  # its own early stopping ends the growth, not the plan
+        spec = _histogram_booster(5_000, early_stopping=True, n_iter_no_change=5)
+    else:
+        spec = _histogram_booster(30)
+    result = _run_cv_script(spec, tmp_path, time_limit=120.0)
+    assert result["time_limited_folds"] == 0 and result["refit_params"] == {}
+    if own_stopping:
+        assert all(0 < r < 5_000 for r in result["best_rounds"])
+    else:
+        assert result["best_rounds"] == [30, 30, 30]
+
+
 def _constant(source: str, name: str):
     line = next(line for line in source.splitlines() if line.startswith(f"{name} = "))
     return ast.literal_eval(line.split(" = ", 1)[1])
@@ -264,9 +296,9 @@ def test_a_forest_gets_at_most_a_quarter_of_the_budget_a_booster_all_its_limit(t
         return render_script(request)
 
     forest = render(forest_spec("extra_trees", 300), budget=60.0)
-    assert _constant(forest, "FOREST_GROWTH")["fold_seconds"] == pytest.approx(60 * 0.25 * 0.7 / 5)
+    assert _constant(forest, "CHUNKED_GROWTH")["fold_seconds"] == pytest.approx(60 * 0.25 * 0.7 / 5)
     uncapped = render(forest_spec("extra_trees", 300), budget=None)
-    assert _constant(uncapped, "FOREST_GROWTH")["fold_seconds"] == pytest.approx(100 * 0.7 / 5)
+    assert _constant(uncapped, "CHUNKED_GROWTH")["fold_seconds"] == pytest.approx(100 * 0.7 / 5)
     booster = ExperimentSpec(
         name="lgbm", model="lightgbm", params={}, hypothesis="h", reasoning="r"
     )

@@ -39,11 +39,17 @@ EARLY_STOPPING_FRACTION = 0.1
 # deadline keeps the rounds it has.
 BOOSTING_TIME_SHARE = 0.7
 MIN_FOLD_SECONDS = 1.0
-# Forests grow their trees in this many chunks (sklearn's warm_start) so a fold can stop adding
-# trees before its deadline, as a booster stops adding rounds.
+# Forests grow their trees, and scikit-learn's histogram booster (which takes no callbacks) its
+# rounds, in this many chunks (warm_start), so a fold can stop adding them before its deadline,
+# as a booster with callbacks stops adding rounds. Without it, such a booster's folds ran until
+# the experiment was killed (car at 60 s: two of them, 12.7 s each, nothing to show).
 FOREST_MODELS = frozenset({"random_forest", "extra_trees"})
-FOREST_SIZE_PARAM = "n_estimators"
-FOREST_CHUNKS = 10
+GROWN_SIZE_PARAM = {
+    "random_forest": "n_estimators",
+    "extra_trees": "n_estimators",
+    "hist_gradient_boosting": "max_iter",
+}
+GROWTH_CHUNKS = 10
 # A forest gains little from trees beyond the first hundred or so, so its time limit is at most
 # this share of the whole budget (a booster may use all the time it is given: more rounds at a
 # low learning rate keep paying). On adult at 300 s, extra trees would otherwise spend 155 s.
@@ -60,7 +66,7 @@ LIGHTGBM_ROWS_PER_SMOOTH = 1000  # cat_smooth = rows / 1000, between 1 and 10
 # leaf per 10,000 rows: 3 there, a quarter of the size, half the fit time, +0.4% CV RMSE alone.
 FOREST_ROWS_PER_LEAF = 10_000
 # Parameters a script may ask the final refit to override: rounds found, or trees grown.
-REFIT_SIZE_PARAMS = frozenset({*EARLY_STOPPING_PARAM.values(), FOREST_SIZE_PARAM})
+REFIT_SIZE_PARAMS = frozenset({*EARLY_STOPPING_PARAM.values(), *GROWN_SIZE_PARAM.values()})
 SCRIPT_NAMES = {
     "cv": "experiment.py",
     "final": "final.py",
@@ -212,18 +218,20 @@ def _early_stopping(request: RenderRequest) -> dict[str, Any] | None:
     }
 
 
-def _forest_growth(request: RenderRequest) -> dict[str, Any] | None:
-    """Time-limited tree growth for forests in CV: trees are added in chunks while the fold's
-    share of the time limit allows another chunk; None without a time limit."""
-    if request.mode != "cv" or request.spec.model not in FOREST_MODELS:
+def _chunked_growth(request: RenderRequest) -> dict[str, Any] | None:
+    """Time-limited growth in CV for forests (trees) and the histogram booster (rounds): added
+    in chunks while the fold's share of the time limit allows another chunk; None without a
+    time limit."""
+    param = GROWN_SIZE_PARAM.get(request.spec.model)
+    if request.mode != "cv" or param is None:
         return None
     limit = request.time_limit
-    if limit is not None and request.time_budget is not None:
+    if request.spec.model in FOREST_MODELS and limit is not None and request.time_budget:
         limit = min(limit, FOREST_BUDGET_SHARE * request.time_budget)
     fold_seconds = _fold_seconds(request.folds, limit)
     if fold_seconds is None:
         return None
-    return {"param": FOREST_SIZE_PARAM, "chunks": FOREST_CHUNKS, "fold_seconds": fold_seconds}
+    return {"param": param, "chunks": GROWTH_CHUNKS, "fold_seconds": fold_seconds}
 
 
 def _fold_seconds(folds: int, time_limit: float | None) -> float | None:
@@ -267,7 +275,7 @@ def render_script(request: RenderRequest) -> str:
             **(request.params_override or {}),
         },
         "early_stopping": _early_stopping(request),
-        "forest_growth": _forest_growth(request),
+        "growth": _chunked_growth(request),
         "prune": request.prune if request.mode == "cv" else None,
         "spans_file": SPANS_FILE,
         "preprocessing": spec.preprocessing.model_dump(),
