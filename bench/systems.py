@@ -177,6 +177,7 @@ def autopilot_stats(run_dir: Path, run: SystemRun, budget: float) -> dict:
     epoch_seconds = run.epoch_span[1] - run.epoch_span[0]
     non_model = max(epoch_seconds - model_seconds, 0.0)
     return {
+        "epoch_span": [round(run.epoch_span[0], 3), round(run.epoch_span[1], 3)],  # bench/gaps.py
         "clock_gap_seconds": round(epoch_seconds - run.wall_time, 3),
         "n_experiments": len(state.experiments),
         "n_successful": len(state.successful()),
