@@ -214,6 +214,39 @@ def test_two_workers_run_experiments_concurrently(regression_csv, tmp_path):
     assert state.directions and all(d.status == "closed" for d in state.directions)
 
 
+def test_an_experiment_that_overtakes_another_gets_the_folder_of_its_record(
+    classification_csv, tmp_path
+):
+    """Folders are numbered at launch and records as experiments finish: a quick experiment
+    launched second but finished first is #1, and so are its folder and its script's header."""
+    run_dir = tmp_path / "run"
+    planner = ScriptedPlanner(
+        [
+            spec("slow_forest", "random_forest", {"n_estimators": 500}),
+            spec("quick_tree", "decision_tree", {"max_depth": 3}),
+        ]
+    )
+    config = run_config(classification_csv, "species", run_dir, max_iterations=2, workers=2)
+    state = Session.create(config, planner=planner).run()
+    by_name = {r.spec.name: r for r in state.experiments}
+    assert by_name["quick_tree"].iteration == 1 and by_name["slow_forest"].iteration == 2
+    folders = set()
+    for record in state.experiments:
+        if record.spec.model == "ensemble":
+            continue
+        script = Path(record.result.script_path)
+        assert script.parent.name == f"{record.iteration:03d}_{record.spec.name}"
+        header = script.read_text().splitlines()[0]
+        assert header.startswith(f'"""ML Autopilot experiment {record.iteration}:'), header
+        assert (script.parent / "oof.npy").is_file()
+        folders.add(script.parent)
+    assert set((run_dir / "experiments").iterdir()) == folders
+    reproduced = subprocess.run(
+        [sys.executable, script.name], cwd=script.parent, capture_output=True, text=True
+    )
+    assert reproduced.returncode == 0, reproduced.stderr[-2000:]
+
+
 def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_path):
     """Single models stall, but their blend is a clear gain: the search goes on past it."""
     run_dir = tmp_path / "run"

@@ -96,7 +96,7 @@ class ConsoleListener:
 
     def experiment_started(self, state: SessionState, iteration: int, spec: ExperimentSpec) -> None:
         console.print(
-            f"[dim]   #{iteration:<3} {spec.name} ({spec.model}): {spec.hypothesis}[/]",
+            f"[dim]   start {spec.name} ({spec.model}): {spec.hypothesis}[/]",
             soft_wrap=True,
         )
 

@@ -27,7 +27,12 @@ from ml_autopilot import control, directions, steering
 from ml_autopilot.analysis import analyse
 from ml_autopilot.catalog.metrics import relative_improvement
 from ml_autopilot.catalog.validation import validate_spec
-from ml_autopilot.codegen.render import REFIT_SIZE_PARAMS, RenderRequest, write_script
+from ml_autopilot.codegen.render import (
+    REFIT_SIZE_PARAMS,
+    RenderRequest,
+    renumbered_script,
+    write_script,
+)
 from ml_autopilot.config import RunConfig
 from ml_autopilot.constraints import load_constraints
 from ml_autopilot.data.loading import load_split, prepare_data
@@ -269,9 +274,8 @@ class Session:
             except BaseException:
                 self.executor.cancel_all()
                 raise
-            record = self._record(
-                launch.spec, result_from_outcome(outcome, launch.request.script), started_at
-            )
+            script = self._numbered_as_recorded(launch.request.script)
+            record = self._record(launch.spec, result_from_outcome(outcome, script), started_at)
             for spec in deferred:  # an invalid design is recorded after the baseline
                 self._prepare(spec)
         if record.result.status != "success":
@@ -323,9 +327,10 @@ class Session:
                     done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
                         launch = running.pop(future)
+                        script = self._numbered_as_recorded(launch.request.script)
                         record = self._record(
                             launch.spec,
-                            result_from_outcome(future.result(), launch.request.script),
+                            result_from_outcome(future.result(), script),
                             launch.started_at,
                             track=False,
                         )
@@ -570,6 +575,34 @@ class Session:
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir()
         return path
+
+    def _numbered_as_recorded(self, script: Path) -> Path:
+        """A finished experiment's script, in a folder numbered as its record is about to be.
+
+        Folders (and their scripts' headers) are numbered when an experiment is launched, and
+        records when it finishes: with two workers a short experiment overtakes a long one, and
+        the report's #4 would sit in ``experiments/002_...``. Its process has exited, so its
+        folder takes the record's number now, and the script's header and output folder follow
+        (nothing moves if that folder name is taken or the script is not the template's)."""
+        folder = script.parent
+        launched, _, name = folder.name.partition("_")
+        number = self.state.next_iteration()
+        target = folder.with_name(f"{number:03d}_{name}")
+        if target == folder or target.exists() or not launched.isdigit() or not script.is_file():
+            return script
+        text = renumbered_script(
+            script.read_text(encoding="utf-8"), (int(launched), folder), (number, target)
+        )
+        if text is None:
+            return script
+        try:
+            folder.rename(target)
+        except OSError as exc:
+            logger.warning("experiment folder %s keeps its launch number: %s", folder.name, exc)
+            return script
+        moved = target / script.name
+        moved.write_text(text, encoding="utf-8")
+        return moved
 
     def _remove_orphan_folders(self) -> None:
         """Folders of experiments a killed session launched but never recorded."""

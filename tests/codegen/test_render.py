@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_autopilot.codegen.render import RenderRequest, TrustedCode, render_script, safe_literal
+from ml_autopilot.codegen.render import (
+    SCRIPT_HEADER,
+    RenderRequest,
+    TrustedCode,
+    render_script,
+    renumbered_script,
+    safe_literal,
+)
 from ml_autopilot.config import RunConfig
 from ml_autopilot.data.loading import prepare_data
 from ml_autopilot.data.profiling import profile_data
@@ -124,6 +131,23 @@ def test_baseline_script_parses_and_names_its_estimator(hostile_run):
     )
     assert "from sklearn.linear_model import LogisticRegression as Estimator" in source
     assert "StratifiedKFold(n_splits=FOLDS" in source
+
+
+def test_a_renumbered_script_names_its_new_number_and_folder_and_nothing_else_changes(
+    hostile_run,
+):
+    info, profile, run_dir = hostile_run
+    old, new = run_dir / "experiments" / "002_tree", run_dir / "experiments" / "004_tree"
+    request = RenderRequest(2, model_spec("decision_tree", {}), info, profile, 3, 0, 1, old)
+    before = render_script(request)
+    after = renumbered_script(before, (2, old), (4, new))
+    assert after is not None
+    assert after.splitlines()[0].startswith(f'"""{SCRIPT_HEADER} 4:')
+    assert f"OUTPUT_DIR = {str(new)!r}" in after and str(old) not in after
+    lines = zip(before.splitlines(), after.splitlines(), strict=True)
+    assert len([pair for pair in lines if pair[0] != pair[1]]) == 2
+    # a text this template did not write (here: one already renumbered) is refused
+    assert renumbered_script(after, (2, old), (5, run_dir / "experiments" / "005_tree")) is None
 
 
 def test_script_and_predict_prepare_features_identically(hostile_run):

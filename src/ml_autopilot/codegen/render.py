@@ -25,6 +25,7 @@ from ml_autopilot.state import DataInfo, DataProfile, ExperimentSpec
 from ml_autopilot.timing import SPANS_FILE
 
 TEMPLATE = "experiment.py.j2"
+SCRIPT_HEADER = "ML Autopilot experiment"  # the template's first line: "... N: name (model)"
 AST_RETRIES = 20
 Mode = Literal["cv", "final", "refit", "refit_all"]
 EARLY_STOPPING_PARAM = {
@@ -289,6 +290,25 @@ def render_script(request: RenderRequest) -> str:
     except SyntaxError as exc:  # a template bug, never data: fail loudly
         raise ExperimentError(f"generated script does not parse: {exc}") from exc
     return source
+
+
+def renumbered_script(text: str, old: tuple[int, Path], new: tuple[int, Path]) -> str | None:
+    """The text of an experiment script moved from experiment ``old`` = (number, folder) to
+    ``new``: its header and its ``OUTPUT_DIR`` literal are the only lines that name either, so
+    the script in its new folder reproduces the experiment there. None when the text is not
+    what this template wrote."""
+    edits = {
+        f"{SCRIPT_HEADER} {safe_literal(old[0])}:": f"{SCRIPT_HEADER} {safe_literal(new[0])}:",
+        f"\nOUTPUT_DIR = {safe_literal(str(old[1]))}\n": (
+            f"\nOUTPUT_DIR = {safe_literal(str(new[1]))}\n"
+        ),
+    }
+    if any(text.count(before) != 1 for before in edits):
+        return None
+    for before, after in edits.items():
+        text = text.replace(before, after)
+    parse_python(text)
+    return text
 
 
 def write_script(request: RenderRequest) -> Path:
