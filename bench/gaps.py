@@ -25,7 +25,7 @@ import report
 import systems
 
 from ml_autopilot.state import SessionState, load_state
-from ml_autopilot.timing import prediction_spans
+from ml_autopilot.timing import named_model_spans, prediction_spans
 
 START, END = "start", "end"
 
@@ -46,16 +46,8 @@ class Gap:
 
 def labelled_spans(state: SessionState, run_dir: Path) -> list[tuple[float, float, str]]:
     """Every model span of a run (the same ones the harness counts), named, in time order."""
-    spans = [
-        (start, end, record.spec.name)
-        for record in state.experiments
-        for start, end in record.result.model_spans
-    ]
-    if state.final is not None:
-        spans += [(start, end, "final refit") for start, end in state.final.model_spans]
-        spans += [(start, end, "importance") for start, end in state.final.importance_spans]
-    spans += [(start, end, "predict command") for start, end in prediction_spans(run_dir)]
-    return sorted(spans)
+    named = [(start, end, "predict command") for start, end in prediction_spans(run_dir)]
+    return sorted(named_model_spans(state) + named)
 
 
 def find_gaps(spans: list[tuple[float, float, str]], started: float, ended: float) -> list[Gap]:

@@ -108,6 +108,7 @@ class Launch:
     spec: ExperimentSpec
     request: ExecutionRequest
     started_at: str
+    number: int  # its launch number, which names its folder until it is recorded
 
 
 @dataclass
@@ -274,7 +275,7 @@ class Session:
             except BaseException:
                 self.executor.cancel_all()
                 raise
-            script = self._numbered_as_recorded(launch.request.script)
+            script = self._numbered_as_recorded(launch)
             record = self._record(launch.spec, result_from_outcome(outcome, script), started_at)
             for spec in deferred:  # an invalid design is recorded after the baseline
                 self._prepare(spec)
@@ -327,7 +328,7 @@ class Session:
                     done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
                         launch = running.pop(future)
-                        script = self._numbered_as_recorded(launch.request.script)
+                        script = self._numbered_as_recorded(launch)
                         record = self._record(
                             launch.spec,
                             result_from_outcome(future.result(), script),
@@ -512,7 +513,7 @@ class Session:
         )
         self.save()  # the launch number is taken, even if this session dies now
         self.listener.experiment_started(state, number, spec)
-        return Launch(spec, request, started_at)
+        return Launch(spec, request, started_at, number)
 
     def _record(
         self,
@@ -571,12 +572,12 @@ class Session:
     def _experiment_folder(self, number: int, name: str) -> Path:
         root = self.run_dir / EXPERIMENTS_DIR
         root.mkdir(parents=True, exist_ok=True)
-        path = root / f"{number:03d}_{name}"
+        path = root / folder_name(number, name)
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir()
         return path
 
-    def _numbered_as_recorded(self, script: Path) -> Path:
+    def _numbered_as_recorded(self, launch: Launch) -> Path:
         """A finished experiment's script, in a folder numbered as its record is about to be.
 
         Folders (and their scripts' headers) are numbered when an experiment is launched, and
@@ -584,14 +585,13 @@ class Session:
         the report's #4 would sit in ``experiments/002_...``. Its process has exited, so its
         folder takes the record's number now, and the script's header and output folder follow
         (nothing moves if that folder name is taken or the script is not the template's)."""
+        script, number = launch.request.script, self.state.next_iteration()
         folder = script.parent
-        launched, _, name = folder.name.partition("_")
-        number = self.state.next_iteration()
-        target = folder.with_name(f"{number:03d}_{name}")
-        if target == folder or target.exists() or not launched.isdigit() or not script.is_file():
+        target = folder.with_name(folder_name(number, launch.spec.name))
+        if target == folder or target.exists() or not script.is_file():
             return script
         text = renumbered_script(
-            script.read_text(encoding="utf-8"), (int(launched), folder), (number, target)
+            script.read_text(encoding="utf-8"), (launch.number, folder), (number, target)
         )
         if text is None:
             return script
@@ -844,6 +844,11 @@ def _timed(step: str) -> Iterator[None]:
         yield
     finally:
         logger.debug("%s took %.2f s", step, time.perf_counter() - started)
+
+
+def folder_name(number: int, name: str) -> str:
+    """An experiment's folder under ``experiments/``: its number, then its name."""
+    return f"{number:03d}_{name}"
 
 
 def result_from_outcome(outcome: ExecutionOutcome, script: Path) -> ExperimentResult:

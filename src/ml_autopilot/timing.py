@@ -77,13 +77,24 @@ def covered_seconds(
     return total
 
 
-def session_model_spans(state: SessionState) -> list[Span]:
-    """Every model span of a session: its experiments' CV, its final refits and the final
-    model's predictions for the permutation importance."""
-    spans = [span for record in state.experiments for span in record.result.model_spans]
+def named_model_spans(state: SessionState) -> list[tuple[float, float, str]]:
+    """Every model span of a session with what it belongs to: its experiments' CV (named as
+    the experiment), its final refits ("final refit") and the final model's predictions for the
+    permutation importance ("importance")."""
+    spans = [
+        (start, end, record.spec.name)
+        for record in state.experiments
+        for start, end in record.result.model_spans
+    ]
     if state.final is not None:
-        spans += state.final.model_spans + state.final.importance_spans
+        spans += [(start, end, "final refit") for start, end in state.final.model_spans]
+        spans += [(start, end, "importance") for start, end in state.final.importance_spans]
     return spans
+
+
+def session_model_spans(state: SessionState) -> list[Span]:
+    """Every model span of a session (``named_model_spans`` without the names)."""
+    return [(start, end) for start, end, _ in named_model_spans(state)]
 
 
 def prediction_spans(run_dir: Path) -> list[Span]:

@@ -399,7 +399,7 @@ class OptimizerPlanner(Planner):
     def _variant_affordable(candidate: Candidate, context: PlanningContext) -> bool:
         """A variant costs about what its base took (a booster with a higher learning rate
         needs fewer rounds): skipped when that exceeds the time left."""
-        base = next((r for r in context.history if r.spec.name == candidate.action["base"]), None)
+        base = _variant_base(candidate.action, context.history)
         if base is None:
             return True
         estimate = base.result.duration
@@ -433,7 +433,7 @@ class OptimizerPlanner(Planner):
                 direction=PROVEN,
             )
         if kind == "variant":
-            base = next((r for r in context.history if r.spec.name == action.get("base")), None)
+            base = _variant_base(action, context.history)
             if base is None or action["name"] in names:
                 return None
             updates = {**action.get("params", {}), **action.get("preprocessing", {})}
@@ -500,6 +500,13 @@ def _slower_than_time_limited(entry: PortfolioEntry, history: list[ExperimentRec
 def _learning_rate(params: dict[str, Any]) -> float | None:
     rate = params.get("learning_rate")
     return float(rate) if isinstance(rate, int | float) and not isinstance(rate, bool) else None
+
+
+def _variant_base(
+    action: dict[str, Any], history: list[ExperimentRecord]
+) -> ExperimentRecord | None:
+    """The experiment a variant action changes, if it is in the history."""
+    return next((r for r in history if r.spec.name == action.get("base")), None)
 
 
 def _out_of_time(history: list[ExperimentRecord]) -> list[ExperimentRecord]:
