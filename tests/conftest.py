@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +13,25 @@ import pytest
 
 from ml_autopilot.config import RunConfig
 from ml_autopilot.state import ExperimentSpec, Preprocessing
+from ml_autopilot.tracking.store_template import CACHE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 INJECTION = 'x"); import os; os.system("touch pwned") #'
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The suite's own cache (the MLflow store template): the user's stays untouched, and
+    each test process, child processes included, shares one made by the first store."""
+    folder = tmp_path_factory.mktemp("cache")
+    saved = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = saved
 
 
 def make_classification_frame(n: int = 160, seed: int = 0) -> pd.DataFrame:

@@ -65,6 +65,7 @@ from ml_autopilot.tracking.base import NullTracker, Tracker
 
 if TYPE_CHECKING:
     from ml_autopilot.reporting.importance import ImportanceResult
+    from ml_autopilot.reporting.plots import PlotOutcome
 
 logger = get_logger("session")
 REPORTING_MODULE = "ml_autopilot.reporting.build"  # imported only for the end phase
@@ -386,14 +387,15 @@ class Session:
                 self._ensemble()
         directions.close_all(self.state)
         directions.write_files(self.state, self.run_dir)
-        from ml_autopilot.reporting.build import build_all, draw_search_plots  # preloaded
+        from ml_autopilot.reporting.build import build_all  # preloaded
 
-        # While the final refit runs in its own process, this one draws the plots that read
-        # only the experiments and readies MLflow's model logging. Then the final model goes to
-        # MLflow while the report is written: neither reads what the other writes (the tracker
-        # sets only ``state.tracking``), so the two overlap.
+        # While the final refit runs in its own processes, a child draws the plots that read
+        # only the experiments, and this process readies MLflow's model logging. Then the final
+        # model goes to MLflow while the report is written: neither reads what the other writes
+        # (the tracker sets only ``state.tracking``), so the two overlap.
+        self.save()  # the plots job reads the experiments from the saved state
         with ThreadPoolExecutor(max_workers=3) as background:
-            search_plots = background.submit(draw_search_plots, self.state, self.run_dir)
+            search_plots = background.submit(self._search_plots)
             background.submit(self.tracker.prepare_final)
             with _timed("final refit"):
                 self.state.final = finalize(
@@ -431,6 +433,19 @@ class Session:
             if self.executor.local_files:
                 return importance_in_child(self.executor, self.state, self.run_dir)
             return write_importance(self.state, self.run_dir)
+
+    def _search_plots(self) -> dict[str, PlotOutcome] | None:
+        """The plots that read only the experiments: drawn in a child process of the executor
+        when its scripts see this run folder (``plots_job``), else (or if that fails) here."""
+        from ml_autopilot.reporting.build import draw_search_plots
+        from ml_autopilot.reporting.plots_job import search_plots_in_child
+
+        with _timed("search plots"):
+            if self.executor.local_files:
+                drawn = search_plots_in_child(self.executor, self.state, self.run_dir)
+                if drawn is not None:
+                    return drawn
+            return draw_search_plots(self.state, self.run_dir)
 
     def _timed_final_logging(self) -> None:
         with _timed("MLflow final logging"):

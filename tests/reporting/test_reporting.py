@@ -28,6 +28,7 @@ from ml_autopilot.reporting.build import build_all
 from ml_autopilot.reporting.dashboard import render_dashboard, write_dashboard
 from ml_autopilot.reporting.importance import compute_importance, read_importance
 from ml_autopilot.reporting.importance_job import importance_in_child
+from ml_autopilot.reporting.plots_job import outcomes_path, search_plots_in_child
 from ml_autopilot.reporting.report import render_report
 from ml_autopilot.reporting.summary import holdout_gap
 from ml_autopilot.session import Session
@@ -101,6 +102,13 @@ def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
     return struct.unpack(">II", data[16:24])
+
+
+def moved_state(run_dir: Path) -> SessionState:
+    """The state of a run folder copied to ``run_dir``, pointing at the copy."""
+    state = load_state(run_dir)
+    state.config = state.config.model_copy(update={"output_dir": str(run_dir)})
+    return state
 
 
 # ---- the report ------------------------------------------------------------------------------
@@ -300,13 +308,64 @@ def test_importance_stays_in_process_when_scripts_cannot_see_the_run_folder(
     run_dir = tmp_path / "copy"
     shutil.copytree(reg_run.run_dir, run_dir)
     shutil.rmtree(run_dir / "report" / "importance_job")  # left by the session's own end
-    state = load_state(run_dir)
+    state = moved_state(run_dir)
     executor = DaskExecutor(n_workers=1)  # its workers may not see the run folder
     try:
         _, result = Session(state, executor=executor)._timed_importance()
     finally:
         executor.close()
     assert result.ok and not (run_dir / "report" / "importance_job").exists()
+    assert executor.stats.tasks == 0
+
+
+def test_search_plots_in_a_child_process_are_those_drawn_here(cls_run: Run, tmp_path: Path) -> None:
+    assert outcomes_path(cls_run.run_dir).is_file()  # the session's own end drew them there
+    run_dir = tmp_path / "copy"
+    shutil.copytree(cls_run.run_dir, run_dir)
+    shutil.rmtree(run_dir / "report" / "plots")
+    shutil.rmtree(run_dir / "report" / "plots_job")
+    drawn = search_plots_in_child(LocalExecutor(), cls_run.state, run_dir)
+    assert drawn is not None
+    here = plots_module.draw_plots(
+        cls_run.state, tmp_path / "here", None, only=plots_module.search_plot_keys(cls_run.state)
+    )
+    assert (
+        list(drawn)
+        == list(here)
+        == ["progress", "models", "improvement", "confusion_matrix", "roc"]
+    )
+    for key, outcome in drawn.items():
+        assert (outcome.title, outcome.caption, outcome.reason) == (
+            here[key].title,
+            here[key].caption,
+            here[key].reason,
+        )
+        assert outcome.path == run_dir / "report" / "plots" / f"{key}.png"
+        assert png_size(outcome.path) == png_size(here[key].path)  # type: ignore[arg-type]
+    script = run_dir / "report" / "plots_job" / "plots.py"
+    assert str(tmp_path) not in script.read_text(encoding="utf-8")  # fixed text, no literals
+    (run_dir / "state.json").unlink()  # the script fails: None, and the session draws them
+    assert search_plots_in_child(LocalExecutor(), cls_run.state, run_dir) is None
+
+
+def test_search_plots_are_drawn_in_process_when_scripts_cannot_see_the_run_folder(
+    cls_run: Run, tmp_path: Path
+) -> None:
+    from ml_autopilot.execution.dask_executor import DaskExecutor
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(cls_run.run_dir, run_dir)
+    shutil.rmtree(run_dir / "report")
+    executor = DaskExecutor(n_workers=1)  # its workers may not see the run folder
+    try:
+        drawn = Session(moved_state(run_dir), executor=executor)._search_plots()
+    finally:
+        executor.close()
+    assert drawn is not None and all(
+        o.path == run_dir / "report" / "plots" / f"{o.key}.png" and o.path.is_file()
+        for o in drawn.values()
+    )
+    assert not (run_dir / "report" / "plots_job").exists()
     assert executor.stats.tasks == 0
 
 

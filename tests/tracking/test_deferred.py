@@ -6,7 +6,7 @@ import threading
 
 from ml_autopilot.tracking.base import NullTracker, Tracker
 from ml_autopilot.tracking.deferred import DeferredTracker
-from ml_autopilot.tracking.pyfunc_model import prepare_model_logging
+from ml_autopilot.tracking.pyfunc_model import pip_requirements, prepare_model_logging
 
 
 class Counting(NullTracker):
@@ -41,9 +41,12 @@ def test_a_failed_setup_leaves_a_ready_tracker_that_logs_nothing() -> None:
     assert tracker.ready()
 
 
-def test_model_logging_preparation_fills_mlflows_package_map() -> None:
+def test_model_logging_preparation_gives_mlflow_the_map_of_our_requirements() -> None:
     from mlflow.utils import requirements_utils
 
+    requirements_utils._MODULES_TO_PACKAGES = None  # as MLflow starts
     prepare_model_logging()
     packages = requirements_utils._MODULES_TO_PACKAGES
-    assert packages is not None and "sklearn" in packages
+    assert packages is not None and packages["sklearn"] == ["scikit-learn"]
+    for requirement in pip_requirements():  # each one found installed, at the version pinned
+        assert requirements_utils._check_requirement_satisfied(requirement) is None

@@ -2,19 +2,18 @@
 
 Permutation importance is a few seconds of predictions with the final model. In the session's
 own process it shared the interpreter lock with the MLflow logging of the same moment, and
-loading the model there cost the imports of its libraries; run through the executor (with the
-default warm executor, a fork of the zygote that has those libraries loaded) it takes the
-other core. The script is fixed text: no value in it comes from the data, a spec or a user. It
-finds the run folder from its own location, computes the importances from the saved state
-(``importance.write_importance``) and writes ``report/importance.json``, which the session
-then reads; when the script fails, the session writes the reason there instead.
+loading the model there cost the imports of its libraries; run as a child job
+(``child_job.run_job``) it takes the other core. The script computes the importances from the
+saved state (``importance.write_importance``) and writes ``report/importance.json``, which the
+session then reads; when the script fails, the session writes the reason there instead.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ml_autopilot.execution.base import ExecutionRequest, Executor
+from ml_autopilot.execution.base import Executor
+from ml_autopilot.reporting.child_job import run_job
 from ml_autopilot.reporting.importance import (
     ImportanceResult,
     importance_path,
@@ -47,18 +46,14 @@ def importance_in_child(
     """Run the importance script through ``executor``; ``report/importance.json`` and the
     result the script wrote there, or why there is none (the script failed or timed out: the
     file then says so, and so does the report)."""
-    folder = Path(run_dir) / "report" / JOB_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    script = folder / SCRIPT_NAME
-    script.write_text(SCRIPT, encoding="utf-8")
-    outcome = executor.run(
-        ExecutionRequest(
-            script=script,
-            workdir=folder,
-            timeout=START_SECONDS + 5 * time_budget(state),
-            n_threads=1,
-            memory_limit_mb=state.config.memory_limit_mb,
-        )
+    outcome = run_job(
+        executor,
+        run_dir,
+        JOB_FOLDER,
+        SCRIPT_NAME,
+        SCRIPT,
+        timeout=START_SECONDS + 5 * time_budget(state),
+        memory_limit_mb=state.config.memory_limit_mb,
     )
     if outcome.status != "success":
         why = outcome.error or outcome.status

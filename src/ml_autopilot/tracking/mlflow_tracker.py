@@ -49,12 +49,14 @@ from mlflow.utils.validation import (
 
 from ml_autopilot.log import get_logger
 from ml_autopilot.state import ExperimentRecord, SessionState, TrackingInfo
+from ml_autopilot.tracking import store_template
 from ml_autopilot.tracking.base import Tracker
 from ml_autopilot.tracking.pyfunc_model import (
     MODEL_NAME,
     log_pyfunc_model,
     prepare_model_logging,
 )
+from ml_autopilot.tracking.store_template import SQLITE_PREFIX
 from ml_autopilot.tracking.ui import artifact_root, store_uri
 
 logger = get_logger("tracking")
@@ -69,8 +71,21 @@ MAX_FAILURES_IN_A_ROW = 3
 _ENDED = ("done", "failed")
 # an experiment run's MLflow status: a pruned one was stopped on purpose, not broken
 RUN_STATUS = {"success": "FINISHED", "pruned": "KILLED"}
-SQLITE_PREFIX = "sqlite:///"
 _BAD_KEY_CHARS = re.compile(r"[^\w\-. /]")
+
+
+def _new_client(uri: str) -> MlflowClient:
+    """A client of ``uri``. A new SQLite store starts as a copy of the cached empty store
+    (``store_template``); the first one MLflow creates from scratch fills that cache."""
+    db = store_template.sqlite_file(uri)
+    if db is None:
+        return MlflowClient(tracking_uri=uri)
+    created = not db.exists()
+    seeded = created and store_template.seed(db)
+    client = MlflowClient(tracking_uri=uri)  # opens the store: migrations if it is new
+    if created and not seeded:
+        store_template.save(db)
+    return client
 
 
 def experiment_name(state: SessionState) -> str:
@@ -167,7 +182,7 @@ class MlflowTracker(Tracker):
 
     def _client(self, uri: str) -> MlflowClient:
         if uri not in self._clients:
-            self._clients[uri] = MlflowClient(tracking_uri=uri)
+            self._clients[uri] = _new_client(uri)
         return self._clients[uri]
 
     @staticmethod
