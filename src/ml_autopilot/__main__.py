@@ -1,5 +1,5 @@
 """`python -m ml_autopilot` runs the CLI."""
 
-from ml_autopilot.cli import main
+from ml_autopilot.launch import main
 
 main()

@@ -31,6 +31,7 @@ from ml_autopilot.config import (
     RunConfig,
 )
 from ml_autopilot.errors import AutopilotError, UserError
+from ml_autopilot.launch import take_started
 from ml_autopilot.log import LOGGER_NAME
 from ml_autopilot.process_exit import exit_code, leave
 from ml_autopilot.state import (
@@ -337,9 +338,15 @@ def _resume(run_dir: Path, verbose: bool) -> Session:
 
 def _early_executor(kind: str) -> Executor | None:
     """The default warm executor, started before the heavy imports of a run: its zygote
-    imports the ML libraries (~1.5 s) while this process imports its own and loads the data."""
+    imports the ML libraries (~2 s) while this process imports its own and loads the data.
+    The ``autopilot`` command starts it even before this module loads (``launch``)."""
+    started = take_started()
     if kind != "warm":
+        if started is not None:
+            started.close()
         return None
+    if started is not None:
+        return started
     from ml_autopilot.execution.factory import start_warm_executor
 
     return start_warm_executor()
