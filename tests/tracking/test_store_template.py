@@ -100,3 +100,18 @@ def test_only_a_new_absolute_sqlite_file_is_seeded(cache: Path, tmp_path: Path) 
     assert store_template.sqlite_file(f"sqlite:///{tmp_path}/a.db") == tmp_path / "a.db"
     assert not store_template.seed(tmp_path / "a.db")  # no template yet
     assert not (tmp_path / "a.db").exists()
+
+
+def test_without_a_home_folder_the_store_is_made_as_mlflow_makes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (store_template.CACHE_ENV, "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: _no_home()))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    a_run_logs(_new_client(store_uri(run_dir)), run_dir)
+
+
+def _no_home() -> Path:
+    raise RuntimeError("Could not determine home directory.")

@@ -58,16 +58,16 @@ def sqlite_file(uri: str) -> Path | None:
 def seed(db: Path) -> bool:
     """Copy the template to ``db`` when there is no ``db`` and the template has the schema
     this MLflow expects (one that has not is deleted); True if copied."""
-    template = template_path()
-    if db.exists() or not template.is_file() or not db.parent.is_dir():
-        return False
     try:
+        template = template_path()
+        if db.exists() or not template.is_file() or not db.parent.is_dir():
+            return False
         if _revision(template) != head_revision():
             logger.debug("MLflow store template of another schema: deleted")
             template.unlink(missing_ok=True)
             return False
         _copy_atomically(template, db)
-    except (OSError, sqlite3.Error) as exc:
+    except Exception as exc:  # no home folder, a broken file, a changed MLflow: no shortcut
         logger.debug("MLflow store template not copied: %s", exc)
         return False
     return True
@@ -84,10 +84,10 @@ def head_revision() -> str | None:
 def save(db: Path) -> None:
     """Keep a copy of the store just created at ``db``, less its default experiment, as the
     template (unless there is one already). Call it before anything is logged to ``db``."""
-    template = template_path()
-    if template.exists():
-        return
     try:
+        template = template_path()
+        if template.exists():
+            return
         template.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(dir=template.parent, prefix=".store-", suffix=".db")
         os.close(handle)
@@ -96,7 +96,7 @@ def save(db: Path) -> None:
             os.replace(name, template)
         finally:
             Path(name).unlink(missing_ok=True)
-    except (OSError, sqlite3.Error) as exc:
+    except Exception as exc:  # an unwritable cache only costs the next run the time
         logger.debug("MLflow store template not saved: %s", exc)
 
 
