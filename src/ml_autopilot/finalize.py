@@ -30,7 +30,12 @@ from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Exec
 from ml_autopilot.log import get_logger
 from ml_autopilot.model_file import MODEL_FILE, load_bundle, save_bundle
 from ml_autopilot.predict import prepare_features, use_threads
-from ml_autopilot.state import ExperimentRecord, FinalResult, SessionState
+from ml_autopilot.state import (
+    ExperimentRecord,
+    FinalResult,
+    SessionState,
+    experiment_folder_name,
+)
 from ml_autopilot.timing import Span, checked_spans
 
 logger = get_logger("finalize")
@@ -213,7 +218,7 @@ def _jobs(state: SessionState, record: ExperimentRecord, workdir: Path) -> list[
 
 
 def _member_folder(workdir: Path, member: ExperimentRecord) -> Path:
-    return workdir / "members" / f"{member.iteration:03d}_{member.spec.name}"
+    return workdir / "members" / experiment_folder_name(member.iteration, member.spec.name)
 
 
 def _run_jobs(

@@ -55,6 +55,7 @@ from ml_autopilot.state import (
     ResearchDirection,
     SessionState,
     SteeringNote,
+    experiment_folder_name,
     load_state,
     save_state,
     utc_now,
@@ -587,7 +588,7 @@ class Session:
     def _experiment_folder(self, number: int, name: str) -> Path:
         root = self.run_dir / EXPERIMENTS_DIR
         root.mkdir(parents=True, exist_ok=True)
-        path = root / folder_name(number, name)
+        path = root / experiment_folder_name(number, name)
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir()
         return path
@@ -602,7 +603,7 @@ class Session:
         (nothing moves if that folder name is taken or the script is not the template's)."""
         script, number = launch.request.script, self.state.next_iteration()
         folder = script.parent
-        target = folder.with_name(folder_name(number, launch.spec.name))
+        target = folder.with_name(experiment_folder_name(number, launch.spec.name))
         if target == folder or target.exists() or not script.is_file():
             return script
         text = renumbered_script(
@@ -859,11 +860,6 @@ def _timed(step: str) -> Iterator[None]:
         yield
     finally:
         logger.debug("%s took %.2f s", step, time.perf_counter() - started)
-
-
-def folder_name(number: int, name: str) -> str:
-    """An experiment's folder under ``experiments/``: its number, then its name."""
-    return f"{number:03d}_{name}"
 
 
 def result_from_outcome(outcome: ExecutionOutcome, script: Path) -> ExperimentResult:

@@ -31,6 +31,13 @@ Trend = Literal["initial", "improving", "degrading", "plateau", "fluctuating"]
 Label = str | int | float | bool
 
 
+def experiment_folder_name(number: int, name: str) -> str:
+    """The folder of an experiment (under ``experiments/``, and of an ensemble member under
+    ``final/members/``), also its MLflow run's name: its number, then its name. A finished
+    experiment's number is its record's iteration."""
+    return f"{number:03d}_{name}"
+
+
 def utc_now() -> str:
     """Current time as an ISO-8601 string in UTC."""
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from ml_autopilot.tracking.base import NullTracker, Tracker
 from ml_autopilot.tracking.deferred import DeferredTracker
 from ml_autopilot.tracking.pyfunc_model import pip_requirements, prepare_model_logging
@@ -41,10 +43,12 @@ def test_a_failed_setup_leaves_a_ready_tracker_that_logs_nothing() -> None:
     assert tracker.ready()
 
 
-def test_model_logging_preparation_gives_mlflow_the_map_of_our_requirements() -> None:
+def test_model_logging_preparation_gives_mlflow_the_map_of_our_requirements(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from mlflow.utils import requirements_utils
 
-    requirements_utils._MODULES_TO_PACKAGES = None  # as MLflow starts
+    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)  # as MLflow starts
     prepare_model_logging()
     packages = requirements_utils._MODULES_TO_PACKAGES
     assert packages is not None and packages["sklearn"] == ["scikit-learn"]

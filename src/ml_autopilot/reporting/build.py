@@ -20,8 +20,8 @@ from ml_autopilot.reporting.plots import (
     PlotOutcome,
     draw_plots,
     in_report_order,
-    search_plot_keys,
 )
+from ml_autopilot.reporting.plots import draw_search_plots as draw_unguarded
 from ml_autopilot.reporting.report import write_report
 from ml_autopilot.state import SessionState
 
@@ -32,8 +32,7 @@ T = TypeVar("T")
 def draw_search_plots(state: SessionState, run_dir: Path) -> dict[str, PlotOutcome] | None:
     """The plots that read only the experiments, not the final model: the session draws them
     while the final refit runs and hands them to ``build_all`` (None: drawing failed)."""
-    keys = search_plot_keys(state)
-    return _guard("plots", lambda: draw_plots(state, run_dir, None, only=keys))
+    return _guard("plots", lambda: draw_unguarded(state, run_dir))
 
 
 def build_all(

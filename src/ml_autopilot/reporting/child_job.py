@@ -9,30 +9,36 @@ its own location (``RUN_DIR/report/<job folder>/<script>``) and writes its resul
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
+from ml_autopilot.state import SessionState
+
+
+@dataclass(frozen=True)
+class ChildJob:
+    """A fixed script: its folder under ``report/``, its file name and its text."""
+
+    folder: str
+    script_name: str
+    script: str
 
 
 def run_job(
-    executor: Executor,
-    run_dir: Path,
-    folder_name: str,
-    script_name: str,
-    script: str,
-    timeout: float,
-    memory_limit_mb: int | None,
+    executor: Executor, state: SessionState, run_dir: Path, job: ChildJob, timeout: float
 ) -> ExecutionOutcome:
-    """Write ``script`` to ``run_dir/report/folder_name/script_name`` and run it there."""
-    folder = Path(run_dir) / "report" / folder_name
+    """Write the job's script to ``run_dir/report/<folder>/<script_name>`` and run it there,
+    single-threaded, under the run's memory limit."""
+    folder = Path(run_dir) / "report" / job.folder
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / script_name
-    path.write_text(script, encoding="utf-8")
+    path = folder / job.script_name
+    path.write_text(job.script, encoding="utf-8")
     request = ExecutionRequest(
         script=path,
         workdir=folder,
         timeout=timeout,
         n_threads=1,
-        memory_limit_mb=memory_limit_mb,
+        memory_limit_mb=state.config.memory_limit_mb,
     )
     return executor.run(request)

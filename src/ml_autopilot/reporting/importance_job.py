@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ml_autopilot.execution.base import Executor
-from ml_autopilot.reporting.child_job import run_job
+from ml_autopilot.reporting.child_job import ChildJob, run_job
 from ml_autopilot.reporting.importance import (
     ImportanceResult,
     importance_path,
@@ -38,6 +38,7 @@ run_dir = Path(__file__).resolve().parents[2]  # RUN_DIR/report/importance_job/i
 _, result = write_importance(load_state(run_dir), run_dir)
 print(json.dumps({"available": result.unavailable is None}))
 '''
+JOB = ChildJob(JOB_FOLDER, SCRIPT_NAME, SCRIPT)
 
 
 def importance_in_child(
@@ -46,15 +47,7 @@ def importance_in_child(
     """Run the importance script through ``executor``; ``report/importance.json`` and the
     result the script wrote there, or why there is none (the script failed or timed out: the
     file then says so, and so does the report)."""
-    outcome = run_job(
-        executor,
-        run_dir,
-        JOB_FOLDER,
-        SCRIPT_NAME,
-        SCRIPT,
-        timeout=START_SECONDS + 5 * time_budget(state),
-        memory_limit_mb=state.config.memory_limit_mb,
-    )
+    outcome = run_job(executor, state, run_dir, JOB, START_SECONDS + 5 * time_budget(state))
     if outcome.status != "success":
         why = outcome.error or outcome.status
         return save_importance(

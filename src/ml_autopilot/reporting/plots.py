@@ -22,7 +22,7 @@ from ml_autopilot.log import get_logger
 from ml_autopilot.reporting import summary
 from ml_autopilot.reporting.formatting import metric_label, num, shorten
 from ml_autopilot.reporting.importance import ImportanceResult
-from ml_autopilot.state import ExperimentRecord, SessionState
+from ml_autopilot.state import ExperimentRecord, SessionState, experiment_folder_name
 
 logger = get_logger("reporting")
 DPI = 110
@@ -353,6 +353,11 @@ def draw_plots(
     return outcomes
 
 
+def draw_search_plots(state: SessionState, run_dir: Path) -> dict[str, PlotOutcome]:
+    """The plots that read only the experiments, not the final model (``draw_plots``)."""
+    return draw_plots(state, run_dir, None, only=search_plot_keys(state))
+
+
 def search_plot_keys(state: SessionState) -> list[str]:
     """The plots of this run that read only the experiments, not the final model."""
     return [key for key, _, _ in plot_specs(state) if key not in FINAL_MODEL_PLOTS]
@@ -438,7 +443,8 @@ def oof_path(run_dir: Path, record: ExperimentRecord) -> Path:
         candidate = Path(record.result.script_path).parent / "oof.npy"
         if candidate.is_file():
             return candidate
-    return Path(run_dir) / "experiments" / f"{record.iteration:03d}_{record.spec.name}" / "oof.npy"
+    folder = experiment_folder_name(record.iteration, record.spec.name)
+    return Path(run_dir) / "experiments" / folder / "oof.npy"
 
 
 def _best_oof(state: SessionState, run_dir: Path) -> tuple[ExperimentRecord, np.ndarray]:

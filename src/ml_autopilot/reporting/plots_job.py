@@ -12,12 +12,13 @@ or why there is none. When the job fails the session draws the plots itself.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from ml_autopilot.execution.base import Executor
 from ml_autopilot.log import get_logger
-from ml_autopilot.reporting.child_job import run_job
-from ml_autopilot.reporting.plots import PlotOutcome, draw_plots, search_plot_keys
+from ml_autopilot.reporting.child_job import ChildJob, run_job
+from ml_autopilot.reporting.plots import PlotOutcome, draw_search_plots
 from ml_autopilot.state import SessionState
 
 logger = get_logger("reporting")
@@ -37,6 +38,7 @@ from ml_autopilot.state import load_state
 run_dir = Path(__file__).resolve().parents[2]  # RUN_DIR/report/plots_job/plots.py
 print(json.dumps({"plots": draw_search_plots_to_file(load_state(run_dir), run_dir)}))
 '''
+JOB = ChildJob(JOB_FOLDER, SCRIPT_NAME, SCRIPT)
 
 
 def outcomes_path(run_dir: Path) -> Path:
@@ -45,16 +47,9 @@ def outcomes_path(run_dir: Path) -> Path:
 
 def draw_search_plots_to_file(state: SessionState, run_dir: Path) -> int:
     """Draw the search plots and write their outcomes (the child's side); how many drawn."""
-    drawn = draw_plots(state, run_dir, None, only=search_plot_keys(state))
     rows = [
-        {
-            "key": o.key,
-            "title": o.title,
-            "caption": o.caption,
-            "path": None if o.path is None else o.path.relative_to(run_dir).as_posix(),
-            "reason": o.reason,
-        }
-        for o in drawn.values()
+        {**asdict(o), "path": None if o.path is None else o.path.relative_to(run_dir).as_posix()}
+        for o in draw_search_plots(state, run_dir).values()
     ]
     path = outcomes_path(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,16 +61,9 @@ def read_outcomes(run_dir: Path) -> dict[str, PlotOutcome] | None:
     """The outcomes the child wrote, with paths under ``run_dir`` (None: none readable)."""
     try:
         rows = json.loads(outcomes_path(run_dir).read_text(encoding="utf-8"))
-        return {
-            row["key"]: PlotOutcome(
-                key=row["key"],
-                title=row["title"],
-                caption=row["caption"],
-                path=None if row["path"] is None else Path(run_dir) / row["path"],
-                reason=row["reason"],
-            )
-            for row in rows
-        }
+        for row in rows:
+            row["path"] = None if row["path"] is None else Path(run_dir) / row["path"]
+        return {row["key"]: PlotOutcome(**row) for row in rows}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         logger.debug("plots: no outcomes from the child job: %s", exc)
         return None
@@ -87,15 +75,7 @@ def search_plots_in_child(
     """Run the plots script through ``executor`` (it reads the saved state); the plots it
     drew, or None when it failed (the caller then draws them itself)."""
     outcomes_path(run_dir).unlink(missing_ok=True)  # never read a file from an earlier end
-    outcome = run_job(
-        executor,
-        run_dir,
-        JOB_FOLDER,
-        SCRIPT_NAME,
-        SCRIPT,
-        timeout=TIMEOUT_SECONDS,
-        memory_limit_mb=state.config.memory_limit_mb,
-    )
+    outcome = run_job(executor, state, run_dir, JOB, TIMEOUT_SECONDS)
     if outcome.status != "success":
         logger.info("plots: the child job failed (%s); drawing them here", outcome.error)
         return None

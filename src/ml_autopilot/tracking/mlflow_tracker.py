@@ -48,7 +48,12 @@ from mlflow.utils.validation import (
 )
 
 from ml_autopilot.log import get_logger
-from ml_autopilot.state import ExperimentRecord, SessionState, TrackingInfo
+from ml_autopilot.state import (
+    ExperimentRecord,
+    SessionState,
+    TrackingInfo,
+    experiment_folder_name,
+)
 from ml_autopilot.tracking import store_template
 from ml_autopilot.tracking.base import Tracker
 from ml_autopilot.tracking.pyfunc_model import (
@@ -319,7 +324,7 @@ class MlflowTracker(Tracker):
             tracking.experiment_id,
             start_time=millis(record.started_at),
             tags=child_tags(state, record, tracking.parent_run_id),
-            run_name=f"{record.iteration:03d}_{record.spec.name}",
+            run_name=experiment_folder_name(record.iteration, record.spec.name),
         )
         run_id = run.info.run_id
         log_batch(

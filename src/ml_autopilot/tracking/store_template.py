@@ -20,6 +20,8 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from ml_autopilot.log import get_logger
@@ -66,7 +68,7 @@ def seed(db: Path) -> bool:
             logger.debug("MLflow store template of another schema: deleted")
             template.unlink(missing_ok=True)
             return False
-        _copy_atomically(template, db)
+        _written_atomically(db, lambda temporary: shutil.copyfile(template, temporary))
     except Exception as exc:  # no home folder, a broken file, a changed MLflow: no shortcut
         logger.debug("MLflow store template not copied: %s", exc)
         return False
@@ -89,19 +91,13 @@ def save(db: Path) -> None:
         if template.exists():
             return
         template.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=template.parent, prefix=".store-", suffix=".db")
-        os.close(handle)
-        try:
-            _empty_copy(db, Path(name))
-            os.replace(name, template)
-        finally:
-            Path(name).unlink(missing_ok=True)
+        _written_atomically(template, lambda temporary: _empty_copy(db, temporary))
     except Exception as exc:  # an unwritable cache only costs the next run the time
         logger.debug("MLflow store template not saved: %s", exc)
 
 
 def _revision(db: Path) -> str | None:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
     return None if row is None else str(row[0])
 
@@ -118,11 +114,12 @@ def _empty_copy(source: Path, target: Path) -> None:
         dst.close()
 
 
-def _copy_atomically(source: Path, target: Path) -> None:
+def _written_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """``write`` fills a temporary file beside ``target``, which one rename then puts in place."""
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
     os.close(handle)
     try:
-        shutil.copyfile(source, name)
+        write(Path(name))
         os.replace(name, target)
     finally:
         Path(name).unlink(missing_ok=True)
