@@ -39,6 +39,21 @@ def test_f1_and_auc_agree_with_ties_and_missing_classes(n_classes: int) -> None:
             assert got == pytest.approx(expected[metric], rel=1e-12)
 
 
+@pytest.mark.parametrize("decimals", [None, 2, 0])  # distinct scores, ties, all but two tied
+@pytest.mark.parametrize("n_rows", [2, 3, 50, 2001])
+def test_binary_auc_agrees_with_sklearn_on_distinct_and_tied_scores(
+    n_rows: int, decimals: int | None
+) -> None:
+    truth = np.resize([0, 1], n_rows)
+    RNG.shuffle(truth)
+    positive = RNG.random(n_rows) if decimals is None else np.round(RNG.random(n_rows), decimals)
+    proba = np.column_stack([1 - positive, positive])
+    labels, proba = labels_from("classification", proba)
+    expected = score_all("classification", 2, truth, labels, proba)["roc_auc"]
+    got = score_one("roc_auc", "classification", 2, truth, labels, proba)
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
 def test_binary_auc_with_one_class_is_nan_as_in_score_all() -> None:
     truth = np.zeros(20, dtype=int)
     proba = RNG.dirichlet(np.ones(2), 20)

@@ -106,16 +106,31 @@ def _f1(truth: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
 
 def _binary_auc(truth: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC as the Mann-Whitney statistic (ties count half): sklearn's value, without its
-    input checks; NaN when only one class is present, as ``score_all`` reports it."""
+    input checks; NaN when only one class is present, as ``score_all`` reports it.
+
+    The positives' rank sum comes from one unstable sort (SIMD quicksort): tied scores share
+    the mean of their ranks, from the boundaries of the runs of equal values. That is 6x
+    faster than ``scipy.stats.rankdata`` (0.75 ms against 4.7 ms on 29,000 rows), and the
+    ensemble search scores hundreds of blends with it while no experiment runs."""
     positives = truth == 1
-    n_pos = int(positives.sum())
+    n_pos = int(np.count_nonzero(positives))
     n_neg = len(truth) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    from scipy.stats import rankdata
-
-    ranks = rankdata(score)
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    order = np.argsort(score)
+    ordered = score[order]
+    positive_in_order = positives[order]
+    run_starts = np.empty(len(ordered), dtype=bool)
+    run_starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=run_starts[1:])
+    if run_starts.all():  # no ties: ranks are positions + 1
+        rank_sum = float(np.flatnonzero(positive_in_order).sum() + n_pos)
+    else:  # a run of equal scores from position a to b - 1 has mean rank (a + b + 1) / 2
+        starts = np.flatnonzero(run_starts)
+        ends = np.append(starts[1:], len(ordered))
+        positives_per_run = np.add.reduceat(positive_in_order.astype(np.int64), starts)
+        rank_sum = float(np.dot(positives_per_run, starts + ends + 1)) / 2
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 def labels_from(task: TaskType, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
