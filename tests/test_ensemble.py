@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,34 @@ def test_weighted_ensemble_blends_and_aligns_missing_classes():
     blend = WeightedEnsemble([first, second], [0.5, 0.5], "classification", 3)
     assert np.allclose(blend.predict_proba(pd.DataFrame({"a": [1]})), [[0.15, 0.3, 0.55]])
     assert blend.predict(pd.DataFrame({"a": [1]})).tolist() == [2]
+
+
+def test_a_pickled_blend_unpickles_its_members_when_first_used():
+    first = _Fixed(np.array([[0.2, 0.8]]), [0, 2])
+    second = _Fixed(np.array([[0.1, 0.6, 0.3]]), [0, 1, 2])
+    saved = [pickle.dumps({"pipeline": m, "task": "classification"}) for m in (first, second)]
+    blend = WeightedEnsemble.from_saved(saved, [0.5, 0.5], "classification", 3)
+    assert blend._members is None  # nothing unpickled yet
+    copy = pickle.loads(pickle.dumps(blend))
+    assert all(bundle in pickle.dumps(blend) for bundle in saved)  # the bytes, as they were
+    for loaded in (blend, copy, pickle.loads(pickle.dumps(copy))):  # copy re-pickles members
+        assert np.allclose(loaded.predict_proba(pd.DataFrame({"a": [1]})), [[0.15, 0.3, 0.55]])
+
+
+def test_a_blend_pickled_with_its_members_inline_still_loads(monkeypatch):
+    """Runs saved before members were kept as bytes pickled the members in the object."""
+    old = WeightedEnsemble.__new__(WeightedEnsemble)
+    old.__dict__.update(
+        members=[_Fixed(np.array([[0.1, 0.9]]), [0, 1])],
+        weights=[1.0],
+        task="classification",
+        classes_=np.arange(2),
+    )
+    monkeypatch.delattr(WeightedEnsemble, "__reduce__")  # pickled as the old class did
+    saved = pickle.dumps(old)
+    monkeypatch.undo()
+    loaded = pickle.loads(saved)
+    assert np.allclose(loaded.predict_proba(pd.DataFrame({"a": [1]})), [[0.1, 0.9]])
 
 
 def test_scores_match_for_binary_and_multiclass():

@@ -10,11 +10,15 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from ml_autopilot.execution.base import ExecutionOutcome
+from ml_autopilot.model_file import load_bundle
 from ml_autopilot.planning.base import Planner, PlanningContext
 from ml_autopilot.planning.optimizer import OptimizerPlanner
+from ml_autopilot.predict import prepare_features
 from ml_autopilot.session import Session, result_from_outcome
 from ml_autopilot.state import (
     ExperimentRecord,
@@ -284,6 +288,17 @@ def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_pat
     refit = sorted((run_dir / "final" / "all_rows" / "members").iterdir())
     assert len(refit) == len(members) and final.trained_rows == 160
     assert Path(final.model_path) == run_dir / "final" / "all_rows" / "model.pkl"
+    # the saved blend holds its members' files as written, not unpickled and pickled again
+    saved = Path(final.model_path).read_bytes()
+    assert all((folder / "model.pkl").read_bytes() in saved for folder in refit)
+    blend = load_bundle(Path(final.model_path))
+    raw = pd.read_csv(classification_csv).drop(columns="species").head(20)
+    features = prepare_features(raw, blend["numeric_columns"], blend["categorical_columns"])
+    expected = sum(
+        weight * load_bundle(folder / "model.pkl")["pipeline"].predict_proba(features)
+        for folder, weight in zip(refit, blend["pipeline"].weights, strict=True)
+    )
+    assert np.allclose(blend["pipeline"].predict_proba(features), expected)
 
 
 def test_a_blend_that_did_not_lift_the_plateau_is_the_final_blend_not_selected_again(

@@ -9,6 +9,7 @@ Selection runs with replacement from the best single model; the weights are the 
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pandas as pd
 from ml_autopilot.catalog.metrics import is_better
 from ml_autopilot.catalog.scoring import labels_from, score_all, score_one
 from ml_autopilot.config import TaskType
+from ml_autopilot.model_file import PROTOCOL, bundle_from_bytes
 from ml_autopilot.state import (
     DataInfo,
     ExperimentRecord,
@@ -182,15 +184,58 @@ def ensemble_experiment(
 
 
 class WeightedEnsemble:
-    """A weighted average of fitted pipelines that take the same raw features."""
+    """A weighted average of fitted pipelines that take the same raw features.
+
+    Pickled, it carries each member as the bytes of a saved bundle (``model_file``), which it
+    unpickles when a member is first used. A blend of refit members is saved by copying the
+    bytes of the files their refit scripts wrote (``saved``, or ``from_saved`` when nothing
+    here needs the members): no member is unpickled and pickled again, which cost 0.2-1 s of
+    the end phase (LightGBM and CatBoost write their trees out as text).
+    """
 
     def __init__(
-        self, members: list[object], weights: list[float], task: TaskType, n_classes: int
+        self,
+        members: list[object],
+        weights: list[float],
+        task: TaskType,
+        n_classes: int,
+        saved: list[bytes] | None = None,
     ) -> None:
-        self.members = members
+        self._members: list[object] | None = list(members)
+        self._saved = saved  # the members' bundles as saved, when known
         self.weights = weights
         self.task = task
         self.classes_ = np.arange(n_classes)
+
+    @classmethod
+    def from_saved(
+        cls, saved: list[bytes], weights: list[float], task: TaskType, n_classes: int
+    ) -> WeightedEnsemble:
+        """An ensemble of the members saved as ``saved``, unpickled when first used."""
+        ensemble = cls([], weights, task, n_classes, saved)
+        ensemble._members = None
+        return ensemble
+
+    @property
+    def members(self) -> list[object]:
+        if self._members is None:
+            assert self._saved is not None
+            self._members = [bundle_from_bytes(bundle)["pipeline"] for bundle in self._saved]
+            self._saved = None  # kept only until the members exist: half the memory
+        return self._members
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        saved = self._saved
+        if saved is None:
+            saved = [pickle.dumps({"pipeline": m}, protocol=PROTOCOL) for m in self.members]
+        return (_from_saved, (saved, self.weights, self.task, len(self.classes_)))
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """An ensemble pickled before members were saved as bytes (its members inline)."""
+        state = dict(state)
+        state["_members"] = state.pop("members", None)
+        state.setdefault("_saved", None)
+        self.__dict__.update(state)
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         total = np.zeros((len(features), len(self.classes_)))
@@ -208,3 +253,10 @@ class WeightedEnsemble:
             w * np.asarray(m.predict(features), dtype="float64")  # type: ignore[attr-defined]
             for m, w in zip(self.members, self.weights, strict=True)
         )
+
+
+def _from_saved(
+    saved: list[bytes], weights: list[float], task: TaskType, n_classes: int
+) -> WeightedEnsemble:
+    """How a pickled ``WeightedEnsemble`` is rebuilt (a module-level name, for pickle)."""
+    return WeightedEnsemble.from_saved(saved, weights, task, n_classes)

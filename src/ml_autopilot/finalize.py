@@ -28,7 +28,7 @@ from ml_autopilot.codegen.render import Mode, RenderRequest, write_script
 from ml_autopilot.ensemble import WeightedEnsemble, encoded_target
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.log import get_logger
-from ml_autopilot.model_file import MODEL_FILE, load_bundle, save_bundle
+from ml_autopilot.model_file import MODEL_FILE, bundle_from_bytes, save_bundle
 from ml_autopilot.predict import prepare_features, use_threads
 from ml_autopilot.state import (
     ExperimentRecord,
@@ -158,8 +158,9 @@ def _refit_candidate(
     for outcome in outcomes.values():
         if outcome.status == "success":
             spans += checked_spans(outcome.payload.get("model_spans"))
+    blend: dict | None = None
     if record.spec.model == "ensemble":
-        bundle = _blend(state, record, [job.folder for job, _ in scored])
+        bundle = blend = _blend(state, record, [job.folder for job, _ in scored])
         scoring_started = time.time()
         metrics = _score_holdout(state, bundle)
         spans.append((scoring_started, time.time()))
@@ -181,7 +182,7 @@ def _refit_candidate(
     if skipped:
         result.all_rows_error = skipped
         logger.info("the saved model is the scored refit; all-rows refit %s", skipped)
-    _adopt_all_rows(state, record, result, [(j, outcomes[j]) for j in jobs if j.all_rows])
+    _adopt_all_rows(state, record, result, [(j, outcomes[j]) for j in jobs if j.all_rows], blend)
     return result
 
 
@@ -305,16 +306,28 @@ def _timeout(state: SessionState, record: ExperimentRecord, time_left: float) ->
 
 
 def _blend(state: SessionState, record: ExperimentRecord, folders: list[Path]) -> dict:
-    """The ensemble's members, refit into ``folders``, blended with the ensemble's weights."""
+    """The ensemble's members, refit into ``folders``, blended with the ensemble's weights
+    (their holdout predictions need them: each is unpickled once; saving copies their bytes)."""
     assert state.data is not None
-    bundles = [load_bundle(folder / MODEL_FILE) for folder in folders]  # our own refit scripts
+    saved = [(folder / MODEL_FILE).read_bytes() for folder in folders]
+    bundles = [bundle_from_bytes(bundle) for bundle in saved]
     ensemble = WeightedEnsemble(
         [b["pipeline"] for b in bundles],
         list(record.spec.params["weights"]),
         state.data.task,
         len(state.data.classes),
+        saved,
     )
     return {**bundles[0], "pipeline": ensemble, "experiment": record.spec.name}
+
+
+def _saved_blend(scored: dict, folders: list[Path]) -> dict:
+    """The blend ``scored`` with the members refit into ``folders`` (the all-rows refits of
+    the same recipes, bundled alike), never unpickled here: nothing here predicts with them."""
+    blend: WeightedEnsemble = scored["pipeline"]
+    saved = [(folder / MODEL_FILE).read_bytes() for folder in folders]
+    members = WeightedEnsemble.from_saved(saved, blend.weights, blend.task, len(blend.classes_))
+    return {**scored, "pipeline": members}
 
 
 def _adopt_all_rows(
@@ -322,8 +335,10 @@ def _adopt_all_rows(
     record: ExperimentRecord,
     result: FinalResult,
     outcomes: list[tuple[RefitJob, ExecutionOutcome]],
+    blend: dict | None,
 ) -> None:
-    """Make the all-rows refit the saved model when every one of its scripts succeeded."""
+    """Make the all-rows refit the saved model when every one of its scripts succeeded
+    (``blend``: the scored refit's ensemble bundle, when the model is a blend)."""
     assert state.data is not None
     if not outcomes:
         return
@@ -335,8 +350,8 @@ def _adopt_all_rows(
         )
         return
     folder = Path(state.config.output_dir) / FINAL_DIR / ALL_ROWS_DIR
-    if record.spec.model == "ensemble":
-        save_bundle(_blend(state, record, [job.folder for job, _ in outcomes]), folder / MODEL_FILE)
+    if blend is not None:
+        save_bundle(_saved_blend(blend, [job.folder for job, _ in outcomes]), folder / MODEL_FILE)
     result.model_path = str(folder / MODEL_FILE)
     result.trained_rows = state.data.n_train + state.data.n_holdout
     result.all_rows_refit_time = _summed_refit_time(o for _, o in outcomes)

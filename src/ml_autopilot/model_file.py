@@ -45,3 +45,9 @@ def load_bundle(path: Path) -> dict[str, Any]:
         return joblib.load(path)
     with open(path, "rb") as source:
         return pickle.load(source)  # our own run artifact (see the module docstring)
+
+
+def bundle_from_bytes(saved: bytes) -> dict[str, Any]:
+    """A bundle from the bytes of a file ``save_bundle`` or a refit script wrote (our own
+    artifact, read whole: an ensemble keeps its members' files as bytes)."""
+    return pickle.loads(saved)  # our own run artifact (see the module docstring)
