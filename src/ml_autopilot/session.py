@@ -74,6 +74,7 @@ EXPERIMENTS_DIR = "experiments"
 MIN_EXPERIMENT_SECONDS = 5.0
 MAX_INVALID_IN_A_ROW = 5
 PROCESS_OVERHEAD_SECONDS = 4.0
+IMPORTANCE_WAIT_MARGIN_SECONDS = 600.0  # beyond the budget's end, for a refit that outlives it
 POST_RUN_SECONDS = 5.0  # MLflow, importance, plots, report: 2-3 s measured after a 60 s run
 ENSEMBLE_RESERVE_MEMBERS = 3
 
@@ -389,24 +390,36 @@ class Session:
         directions.close_all(self.state)
         directions.write_files(self.state, self.run_dir)
         from ml_autopilot.reporting.build import build_all  # preloaded
+        from ml_autopilot.reporting.importance_job import clear_model_ready, mark_model_ready
 
         # While the final refit runs in its own processes, a child draws the plots that read
-        # only the experiments, and this process readies MLflow's model logging. Then the final
-        # model goes to MLflow while the report is written: neither reads what the other writes
-        # (the tracker sets only ``state.tracking``), so the two overlap.
+        # only the experiments, the importance child loads its modules and waits for the final
+        # model, and this process readies MLflow's model logging. Then the final model goes to
+        # MLflow while the report is written: neither reads what the other writes (the tracker
+        # sets only ``state.tracking``), so the two overlap.
         self.save()  # the plots job reads the experiments from the saved state
-        with ThreadPoolExecutor(max_workers=3) as background:
+        early = self.executor.local_files  # else importance is computed here, after the refit
+        with ThreadPoolExecutor(max_workers=4) as background:
             search_plots = background.submit(self._search_plots)
             background.submit(self.tracker.prepare_final)
-            with _timed("final refit"):
-                self.state.final = finalize(
-                    self.state,
-                    self.executor,
-                    self.time_left(),
-                    end_seconds=POST_RUN_SECONDS,  # what follows the refits
-                )
-            self.save()  # the importance script reads the final model from the saved state
-            importance = background.submit(self._timed_importance)
+            if early:
+                clear_model_ready(self.run_dir)
+                wait = self.time_left() + IMPORTANCE_WAIT_MARGIN_SECONDS
+                importance = background.submit(self._timed_importance, wait)
+            try:
+                with _timed("final refit"):
+                    self.state.final = finalize(
+                        self.state,
+                        self.executor,
+                        self.time_left(),
+                        end_seconds=POST_RUN_SECONDS,  # what follows the refits
+                    )
+                self.save()  # the importance script reads the final model from the saved state
+            finally:  # the waiting child goes on (and finds no model if the refit failed)
+                if early:
+                    mark_model_ready(self.run_dir)
+            if not early:
+                importance = background.submit(self._timed_importance)
             logged = background.submit(self._timed_final_logging)
             self._collect_planner_outputs()
             self.state.phase = "done"  # the report describes the finished session
@@ -423,16 +436,17 @@ class Session:
         self.tracker.close(self.state)
         self.save()
 
-    def _timed_importance(self) -> tuple[Path, ImportanceResult]:
+    def _timed_importance(self, wait_seconds: float | None = None) -> tuple[Path, ImportanceResult]:
         """The final model's importance, written to ``report/importance.json``: in a child
         process of the executor when its scripts see this run folder (the importance script
-        reads the state, data and model there), else in this process."""
+        reads the state, data and model there; with ``wait_seconds`` it is started before the
+        final model exists and waits for ``mark_model_ready``), else in this process."""
         from ml_autopilot.reporting.importance import write_importance
         from ml_autopilot.reporting.importance_job import importance_in_child
 
         with _timed("feature importance"):
             if self.executor.local_files:
-                return importance_in_child(self.executor, self.state, self.run_dir)
+                return importance_in_child(self.executor, self.state, self.run_dir, wait_seconds)
             return write_importance(self.state, self.run_dir)
 
     def _search_plots(self) -> dict[str, PlotOutcome] | None:

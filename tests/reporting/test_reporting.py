@@ -13,6 +13,7 @@ import re
 import shutil
 import struct
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,13 @@ from ml_autopilot.reporting import plots as plots_module
 from ml_autopilot.reporting.build import build_all
 from ml_autopilot.reporting.dashboard import render_dashboard, write_dashboard
 from ml_autopilot.reporting.importance import compute_importance, read_importance
-from ml_autopilot.reporting.importance_job import importance_in_child
+from ml_autopilot.reporting.importance_job import (
+    READY_FILE,
+    SCRIPT,
+    clear_model_ready,
+    importance_in_child,
+    mark_model_ready,
+)
 from ml_autopilot.reporting.plots_job import outcomes_path, search_plots_in_child
 from ml_autopilot.reporting.report import render_report
 from ml_autopilot.reporting.summary import holdout_gap
@@ -298,6 +305,26 @@ def test_importance_in_a_child_process_writes_the_same_file(reg_run: Run, tmp_pa
     _, failed = importance_in_child(LocalExecutor(), reg_run.state, run_dir)
     assert failed.unavailable and failed.unavailable.startswith("it could not be computed")
     assert read_importance(run_dir) == failed  # the report reads the reason from the file
+
+
+def test_an_importance_child_started_early_waits_for_the_final_model(
+    reg_run: Run, tmp_path: Path
+) -> None:
+    """Started beside the final refit, the script loads its modules, then waits for the
+    session's signal before it reads the state and the model."""
+    run_dir = tmp_path / "copy"
+    shutil.copytree(reg_run.run_dir, run_dir)
+    (run_dir / "report" / "importance.json").unlink()
+    (run_dir / "report" / "importance_job" / READY_FILE).touch()  # left by an earlier attempt
+    clear_model_ready(run_dir)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        job = pool.submit(importance_in_child, LocalExecutor(), reg_run.state, run_dir, 60.0)
+        time.sleep(3.0)  # long enough for the script to have finished, had it not waited
+        assert not job.done() and not (run_dir / "report" / "importance.json").exists()
+        mark_model_ready(run_dir)
+        _, result = job.result(timeout=60)
+    assert result.ok and read_importance(run_dir) == result
+    assert READY_FILE in SCRIPT  # the script waits for the file this module writes
 
 
 def test_importance_stays_in_process_when_scripts_cannot_see_the_run_folder(

