@@ -102,7 +102,7 @@ def test_weighted_ensemble_blends_and_aligns_missing_classes():
     assert blend.predict(pd.DataFrame({"a": [1]})).tolist() == [2]
 
 
-def test_a_pickled_blend_unpickles_its_members_when_first_used():
+def test_a_blend_of_saved_members_pickles_their_bytes_and_loads_them():
     first = _Fixed(np.array([[0.2, 0.8]]), [0, 2])
     second = _Fixed(np.array([[0.1, 0.6, 0.3]]), [0, 1, 2])
     saved = [pickle.dumps({"pipeline": m, "task": "classification"}) for m in (first, second)]
@@ -110,6 +110,7 @@ def test_a_pickled_blend_unpickles_its_members_when_first_used():
     assert blend._members is None  # nothing unpickled yet
     copy = pickle.loads(pickle.dumps(blend))
     assert all(bundle in pickle.dumps(blend) for bundle in saved)  # the bytes, as they were
+    assert copy._members is not None  # loading a file unpickles them, not a timed prediction
     for loaded in (blend, copy, pickle.loads(pickle.dumps(copy))):  # copy re-pickles members
         assert np.allclose(loaded.predict_proba(pd.DataFrame({"a": [1]})), [[0.15, 0.3, 0.55]])
 

@@ -186,11 +186,11 @@ def ensemble_experiment(
 class WeightedEnsemble:
     """A weighted average of fitted pipelines that take the same raw features.
 
-    Pickled, it carries each member as the bytes of a saved bundle (``model_file``), which it
-    unpickles when a member is first used. A blend of refit members is saved by copying the
-    bytes of the files their refit scripts wrote (``saved``, or ``from_saved`` when nothing
-    here needs the members): no member is unpickled and pickled again, which cost 0.2-1 s of
-    the end phase (LightGBM and CatBoost write their trees out as text).
+    Pickled, it carries each member as the bytes of a saved bundle (``model_file``); loading
+    the file unpickles them. A blend of refit members is saved by copying the bytes of the
+    files their refit scripts wrote (``saved``, or ``from_saved`` when nothing here needs the
+    members: they are then unpickled on first use): no member is unpickled and pickled again,
+    which cost 0.2-1 s of the end phase (LightGBM and CatBoost write their trees out as text).
     """
 
     def __init__(
@@ -258,5 +258,9 @@ class WeightedEnsemble:
 def _from_saved(
     saved: list[bytes], weights: list[float], task: TaskType, n_classes: int
 ) -> WeightedEnsemble:
-    """How a pickled ``WeightedEnsemble`` is rebuilt (a module-level name, for pickle)."""
-    return WeightedEnsemble.from_saved(saved, weights, task, n_classes)
+    """How a pickled ``WeightedEnsemble`` is rebuilt (a module-level name, for pickle): with
+    its members unpickled now, as part of loading the file, never inside a timed prediction
+    (the importance's cost measurement, a prediction span)."""
+    ensemble = WeightedEnsemble.from_saved(saved, weights, task, n_classes)
+    ensemble.members  # noqa: B018 - unpickles them
+    return ensemble
