@@ -118,6 +118,29 @@ def test_full_session_saves_every_phase_and_leaves_a_model(classification_csv, t
     assert state.data.n_holdout == 32 and state.profile.n_rows == 128
 
 
+def test_a_failed_report_child_leaves_the_report_to_the_session(
+    classification_csv, tmp_path, monkeypatch
+):
+    """The report child dies at once: the session draws every plot and writes the report and
+    the dashboard itself, and the run finishes."""
+    from ml_autopilot.reporting import report_job
+    from ml_autopilot.reporting.child_job import ChildJob
+
+    broken = ChildJob(report_job.JOB_FOLDER, report_job.SCRIPT_NAME, "raise SystemExit(3)\n")
+    monkeypatch.setattr(report_job, "JOB", broken)
+    run_dir = tmp_path / "run"
+    state = Session.create(
+        run_config(classification_csv, "species", run_dir, max_iterations=0)
+    ).run()
+    assert state.phase == "done" and state.final.status == "success"
+    report = run_dir / "report"
+    assert (report / "report_job" / "report.py").read_text() == broken.script  # it ran
+    assert not (report / "report_job" / report_job.WRITTEN_FILE).exists()  # and wrote nothing
+    assert (report / "report.md").is_file() and (report / "dashboard.html").is_file()
+    plots = {path.stem for path in (report / "plots").glob("*.png")}
+    assert {"progress", "importance", "confusion_matrix"} <= plots
+
+
 def test_saved_script_reproduces_its_metrics(classification_csv, tmp_path):
     run_dir = tmp_path / "run"
     state = Session.create(

@@ -74,7 +74,7 @@ EXPERIMENTS_DIR = "experiments"
 MIN_EXPERIMENT_SECONDS = 5.0
 MAX_INVALID_IN_A_ROW = 5
 PROCESS_OVERHEAD_SECONDS = 4.0
-IMPORTANCE_WAIT_MARGIN_SECONDS = 600.0  # beyond the budget's end, for a refit that outlives it
+END_WAIT_MARGIN_SECONDS = 600.0  # children of the end phase wait this long beyond the budget
 POST_RUN_SECONDS = 5.0  # MLflow, importance, plots, report: 2-3 s measured after a 60 s run
 ENSEMBLE_RESERVE_MEMBERS = 3
 
@@ -209,9 +209,11 @@ class Session:
             self.tracker.close(state)
             return
         if state.phase in ("baseline", "iterating"):
-            # matplotlib, plotly and the model libraries that unpickling the final model needs
-            # (about 1 s) load while experiments run, not after the final refit
-            _preload(REPORTING_MODULE, *DEFAULT_PRELOAD)
+            # the model libraries that unpickling the final model needs (and, when the report
+            # is written here rather than in a child, matplotlib and plotly: about 1 s) load
+            # while experiments run, not after the final refit
+            reporting = () if self.executor.local_files else (REPORTING_MODULE,)
+            _preload(*reporting, *DEFAULT_PRELOAD)
             self._iterate()  # tracking starts once its first experiments are running
         self._start_tracking()
         if state.phase == "finalizing":
@@ -389,23 +391,32 @@ class Session:
                 self._ensemble()
         directions.close_all(self.state)
         directions.write_files(self.state, self.run_dir)
-        from ml_autopilot.reporting.build import build_all  # preloaded
+        from ml_autopilot.reporting import report_job
         from ml_autopilot.reporting.importance_job import clear_model_ready, mark_model_ready
 
-        # While the final refit runs in its own processes, a child draws the plots that read
-        # only the experiments, the importance child loads its modules and waits for the final
-        # model, and this process readies MLflow's model logging. Then the final model goes to
-        # MLflow while the report is written: neither reads what the other writes (the tracker
-        # sets only ``state.tracking``), so the two overlap.
-        self.save()  # the plots job reads the experiments from the saved state
-        early = self.executor.local_files  # else importance is computed here, after the refit
+        # While the final refit runs in its own processes, two children of the executor start:
+        # the report's, which draws the plots of the search and then waits, and the importance's,
+        # which loads its modules and waits for the final model; this process readies MLflow's
+        # model logging. Then the final model goes to MLflow here while the children compute the
+        # importance and write the dashboard, plots and report (signalled as each input is
+        # saved). An executor whose scripts cannot see this run folder (Dask) has all of it done
+        # here: the search plots beside the refit, then importance and report beside the logging.
+        self.save()  # the children read the experiments from the saved state
+        in_children = self.executor.local_files
+        run_dir = self.run_dir
+        written: dict[str, Path] | None = None
         with ThreadPoolExecutor(max_workers=4) as background:
-            search_plots = background.submit(self._search_plots)
             background.submit(self.tracker.prepare_final)
-            if early:
-                clear_model_ready(self.run_dir)
-                wait = self.time_left() + IMPORTANCE_WAIT_MARGIN_SECONDS
+            search_plots: Future[dict[str, PlotOutcome] | None] | None = None
+            report: Future[dict[str, Path] | None] | None = None
+            if in_children:
+                clear_model_ready(run_dir)
+                report_job.clear_signals(run_dir)
+                wait = self.time_left() + END_WAIT_MARGIN_SECONDS
                 importance = background.submit(self._timed_importance, wait)
+                report = background.submit(self._report_in_child, wait)
+            else:
+                search_plots = background.submit(self._search_plots)
             try:
                 with _timed("final refit"):
                     self.state.final = finalize(
@@ -415,19 +426,31 @@ class Session:
                         end_seconds=POST_RUN_SECONDS,  # what follows the refits
                     )
                 self.save()  # the importance script reads the final model from the saved state
-            finally:  # the waiting child goes on (and finds no model if the refit failed)
-                if early:
-                    mark_model_ready(self.run_dir)
-            if not early:
-                importance = background.submit(self._timed_importance)
-            logged = background.submit(self._timed_final_logging)
-            self._collect_planner_outputs()
-            self.state.phase = "done"  # the report describes the finished session
-            with _timed("report"):
-                written = build_all(
-                    self.state, self.run_dir, search_plots.result, importance.result
-                )
-            logged.result()
+                if in_children:
+                    mark_model_ready(run_dir)
+                else:
+                    importance = background.submit(self._timed_importance)
+                logged = background.submit(self._timed_final_logging)
+                self._collect_planner_outputs()
+                self.state.phase = "done"  # the report describes the finished session
+                if report is not None:
+                    self.save()
+                    report_job.signal(run_dir, report_job.FINAL_READY)
+                    importance.exception()  # its file holds the importance, or why there is none
+                    report_job.signal(run_dir, report_job.IMPORTANCE_READY)
+                    written = report.result()
+                if written is None:  # no child wrote it (or it failed): written here
+                    written = self._report_here(search_plots, importance)
+                logged.result()
+            except BaseException:
+                if in_children:
+                    self.executor.cancel_all()  # the children stop waiting for a finished run
+                raise
+            finally:  # a child still waiting goes on (and finds no model if the refit failed)
+                if in_children:
+                    mark_model_ready(run_dir)
+                    for name in report_job.SIGNALS:
+                        report_job.signal(run_dir, name)
         if self.state.final is not None and importance.exception() is None:  # the report
             # already said why importance failed; its predictions count as model time
             self.state.final.importance_spans = checked_spans(importance.result()[1].model_spans)
@@ -450,17 +473,35 @@ class Session:
             return write_importance(self.state, self.run_dir)
 
     def _search_plots(self) -> dict[str, PlotOutcome] | None:
-        """The plots that read only the experiments: drawn in a child process of the executor
-        when its scripts see this run folder (``plots_job``), else (or if that fails) here."""
+        """The plots that read only the experiments, drawn here while the final refit runs
+        (an executor whose scripts cannot see this run folder: no report child)."""
         from ml_autopilot.reporting.build import draw_search_plots
-        from ml_autopilot.reporting.plots_job import search_plots_in_child
 
         with _timed("search plots"):
-            if self.executor.local_files:
-                drawn = search_plots_in_child(self.executor, self.state, self.run_dir)
-                if drawn is not None:
-                    return drawn
             return draw_search_plots(self.state, self.run_dir)
+
+    def _report_in_child(self, wait_seconds: float) -> dict[str, Path] | None:
+        """The report child's files (``report_job``), or None when it failed."""
+        from ml_autopilot.reporting.report_job import report_in_child
+
+        with _timed("report child"):
+            return report_in_child(self.executor, self.state, self.run_dir, wait_seconds)
+
+    def _report_here(
+        self,
+        search_plots: Future[dict[str, PlotOutcome] | None] | None,
+        importance: Future[tuple[Path, ImportanceResult]],
+    ) -> dict[str, Path]:
+        """Importance, plots, report and dashboard written in this process; the search plots
+        drawn beside the refit, or by a report child before it failed, are kept."""
+        from ml_autopilot.reporting.build import build_all
+        from ml_autopilot.reporting.report_job import search_plots_drawn
+
+        drawn = search_plots.result if search_plots is not None else None
+        if drawn is None and (from_child := search_plots_drawn(self.run_dir)) is not None:
+            drawn = lambda: from_child  # noqa: E731
+        with _timed("report"):
+            return build_all(self.state, self.run_dir, drawn, importance.result)
 
     def _timed_final_logging(self) -> None:
         with _timed("MLflow final logging"):

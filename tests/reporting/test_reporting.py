@@ -14,7 +14,8 @@ import shutil
 import struct
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.reporting import build as build_module
 from ml_autopilot.reporting import importance as importance_module
 from ml_autopilot.reporting import plots as plots_module
+from ml_autopilot.reporting import report_job
 from ml_autopilot.reporting.build import build_all
 from ml_autopilot.reporting.dashboard import render_dashboard, write_dashboard
 from ml_autopilot.reporting.importance import compute_importance, read_importance
@@ -35,8 +37,8 @@ from ml_autopilot.reporting.importance_job import (
     importance_in_child,
     mark_model_ready,
 )
-from ml_autopilot.reporting.plots_job import outcomes_path, search_plots_in_child
 from ml_autopilot.reporting.report import render_report
+from ml_autopilot.reporting.report_job import report_in_child, search_plots_drawn
 from ml_autopilot.reporting.summary import holdout_gap
 from ml_autopilot.session import Session
 from ml_autopilot.state import (
@@ -345,17 +347,49 @@ def test_importance_stays_in_process_when_scripts_cannot_see_the_run_folder(
     assert executor.stats.tasks == 0
 
 
-def test_search_plots_in_a_child_process_are_those_drawn_here(cls_run: Run, tmp_path: Path) -> None:
-    assert outcomes_path(cls_run.run_dir).is_file()  # the session's own end drew them there
+def _wait_until(condition: Callable[[], bool], job: Future[object]) -> None:
+    """Poll ``condition`` for up to a minute; fail if the job ends first."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert not job.done(), job.result()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_report_child_draws_ahead_then_waits_for_each_input(
+    cls_run: Run, tmp_path: Path
+) -> None:
+    """It draws the search plots at once, the dashboard once the final model is signalled, and
+    the importance plot and report once the importance is; all as drawn in-process."""
+    assert (cls_run.run_dir / "report" / "report_job" / "written.json").is_file()  # the session's
     run_dir = tmp_path / "copy"
     shutil.copytree(cls_run.run_dir, run_dir)
-    shutil.rmtree(run_dir / "report" / "plots")
-    shutil.rmtree(run_dir / "report" / "plots_job")
-    drawn = search_plots_in_child(LocalExecutor(), cls_run.state, run_dir)
-    assert drawn is not None
+    report = run_dir / "report"
+    shutil.rmtree(report / "plots")
+    shutil.rmtree(report / "report_job")
+    (report / "report.md").unlink()
+    (report / "dashboard.html").unlink()
+    report_job.clear_signals(run_dir)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        job = pool.submit(report_in_child, LocalExecutor(), cls_run.state, run_dir, 120.0)
+        _wait_until((report / "report_job" / report_job.SEARCH_PLOTS_FILE).exists, job)
+        time.sleep(1.0)
+        assert not (report / "dashboard.html").exists()  # it waits for the final model
+        report_job.signal(run_dir, report_job.FINAL_READY)
+        _wait_until((report / "dashboard.html").exists, job)
+        time.sleep(1.0)
+        assert not (report / "report.md").exists()  # and then for the importance
+        report_job.signal(run_dir, report_job.IMPORTANCE_READY)
+        written = job.result(timeout=120)
+    assert written is not None and set(written) == set(cls_run.outputs)
+    assert all(path.is_file() and path.is_relative_to(run_dir) for path in written.values())
+    visuals = section(written["report"].read_text(encoding="utf-8"), "Visualizations")
+    assert visuals == section(cls_run.report, "Visualizations")  # same plots, same order
+    drawn = search_plots_drawn(run_dir)
     here = plots_module.draw_plots(
         cls_run.state, tmp_path / "here", None, only=plots_module.search_plot_keys(cls_run.state)
     )
+    assert drawn is not None
     assert (
         list(drawn)
         == list(here)
@@ -367,12 +401,13 @@ def test_search_plots_in_a_child_process_are_those_drawn_here(cls_run: Run, tmp_
             here[key].caption,
             here[key].reason,
         )
-        assert outcome.path == run_dir / "report" / "plots" / f"{key}.png"
+        assert outcome.path == report / "plots" / f"{key}.png"
         assert png_size(outcome.path) == png_size(here[key].path)  # type: ignore[arg-type]
-    script = run_dir / "report" / "plots_job" / "plots.py"
+    script = report / "report_job" / "report.py"
     assert str(tmp_path) not in script.read_text(encoding="utf-8")  # fixed text, no literals
-    (run_dir / "state.json").unlink()  # the script fails: None, and the session draws them
-    assert search_plots_in_child(LocalExecutor(), cls_run.state, run_dir) is None
+    (run_dir / "state.json").unlink()  # the script fails: None, and the session writes it
+    report_job.clear_signals(run_dir)
+    assert report_in_child(LocalExecutor(), cls_run.state, run_dir, 5.0) is None
 
 
 def test_search_plots_are_drawn_in_process_when_scripts_cannot_see_the_run_folder(
@@ -392,7 +427,7 @@ def test_search_plots_are_drawn_in_process_when_scripts_cannot_see_the_run_folde
         o.path == run_dir / "report" / "plots" / f"{o.key}.png" and o.path.is_file()
         for o in drawn.values()
     )
-    assert not (run_dir / "report" / "plots_job").exists()
+    assert not (run_dir / "report" / "report_job").exists()
     assert executor.stats.tasks == 0
 
 

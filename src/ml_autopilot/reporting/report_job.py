@@ -1,0 +1,152 @@
+"""The report, written in a child process of the run's executor while the end phase goes on.
+
+The child starts with the final refit. It draws the plots that read only the experiments
+(progress, model comparison, improvement, the best experiment's out-of-fold plots), then waits
+for the session's signals: once the final model is saved (``FINAL_READY``) it writes the
+dashboard, and once the importance is known (``IMPORTANCE_READY``) it draws the importance plot
+and writes the report (``build.build_all``). Written in the session's own process, these took
+1-2 s of its interpreter lock just when the MLflow logging of the final model needed it; here
+they take the other core, with matplotlib and plotly loaded while the refit runs.
+
+The script is fixed text: it finds the run folder from its own location
+(``RUN_DIR/report/report_job/report.py``), reads the saved state, and writes, beside itself,
+``search_plots.json`` (each search plot's title, caption, and PNG relative to the run folder,
+or why there is none) and at the end ``written.json`` (what it wrote). When the job fails, the
+session writes what is missing itself, with the search plots the child drew if there are any.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ml_autopilot.execution.base import Executor
+from ml_autopilot.log import get_logger
+from ml_autopilot.reporting.child_job import ChildJob, run_job
+from ml_autopilot.state import SessionState, load_state
+
+if TYPE_CHECKING:  # matplotlib and plotly load in the child, not in the session's process
+    from ml_autopilot.reporting.importance import ImportanceResult
+    from ml_autopilot.reporting.plots import PlotOutcome
+
+logger = get_logger("reporting")
+
+JOB_FOLDER = "report_job"  # under report/: the script, its output, and its result files
+SCRIPT_NAME = "report.py"
+SEARCH_PLOTS_FILE = "search_plots.json"
+WRITTEN_FILE = "written.json"
+FINAL_READY = "final_ready"  # the final model and the finished session's state are saved
+IMPORTANCE_READY = "importance_ready"  # report/importance.json holds the importance, or why not
+SIGNALS = (FINAL_READY, IMPORTANCE_READY)
+DRAW_SECONDS = 60.0  # drawing and writing, beyond the waits
+POLL_SECONDS = 0.01
+SCRIPT = '''"""This run's report, plots and dashboard; written by ML Autopilot."""
+
+import json
+from pathlib import Path
+
+from ml_autopilot.reporting.report_job import write_report_when_ready
+
+folder = Path(__file__).resolve().parent  # RUN_DIR/report/report_job/
+print(json.dumps({"written": write_report_when_ready(folder)}))
+'''
+JOB = ChildJob(JOB_FOLDER, SCRIPT_NAME, SCRIPT)
+
+
+def job_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "report" / JOB_FOLDER
+
+
+def clear_signals(run_dir: Path) -> None:
+    """Remove what an earlier end left (a resumed run): signals and result files."""
+    for name in (*SIGNALS, SEARCH_PLOTS_FILE, WRITTEN_FILE):
+        (job_dir(run_dir) / name).unlink(missing_ok=True)
+
+
+def signal(run_dir: Path, name: str) -> None:
+    """Let the waiting child go on past ``name`` (one of ``SIGNALS``)."""
+    folder = job_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).touch()
+
+
+def report_in_child(
+    executor: Executor, state: SessionState, run_dir: Path, wait_seconds: float
+) -> dict[str, Path] | None:
+    """Run the report script through ``executor`` (the caller has called ``clear_signals``
+    first, and signals ``FINAL_READY`` and ``IMPORTANCE_READY`` in turn, within
+    ``wait_seconds``); what it wrote, as ``build_all`` returns it, or None when it failed."""
+    outcome = run_job(executor, state, run_dir, JOB, DRAW_SECONDS + wait_seconds)
+    if outcome.status != "success":
+        logger.info("report: the child job failed (%s); writing it here", outcome.error)
+        return None
+    return _read_paths(job_dir(run_dir) / WRITTEN_FILE, run_dir)
+
+
+def search_plots_drawn(run_dir: Path) -> dict[str, PlotOutcome] | None:
+    """The search plots the child drew, with paths under ``run_dir`` (None: none readable)."""
+    from ml_autopilot.reporting.plots import PlotOutcome
+
+    try:
+        rows = json.loads((job_dir(run_dir) / SEARCH_PLOTS_FILE).read_text(encoding="utf-8"))
+        for row in rows:
+            row["path"] = None if row["path"] is None else Path(run_dir) / row["path"]
+        return {row["key"]: PlotOutcome(**row) for row in rows}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.debug("report: no search plots from the child job: %s", exc)
+        return None
+
+
+# ---- the child's side ------------------------------------------------------------------------
+
+
+def write_report_when_ready(folder: Path) -> int:
+    """The script's work (see the module docstring); how many files it wrote."""
+    from ml_autopilot.reporting.build import build_all, draw_search_plots
+    from ml_autopilot.reporting.importance import importance_path, read_importance
+
+    run_dir = folder.parents[1]
+    search = draw_search_plots(load_state(run_dir), run_dir)
+    if search is not None:
+        rows = [{**asdict(o), "path": _relative(o.path, run_dir)} for o in search.values()]
+        _write_json(folder / SEARCH_PLOTS_FILE, rows)
+    _wait_for(folder / FINAL_READY)
+    state = load_state(run_dir)
+
+    def importance() -> tuple[Path, ImportanceResult]:
+        _wait_for(folder / IMPORTANCE_READY)
+        result = read_importance(run_dir)
+        if result is None:
+            raise RuntimeError("report/importance.json could not be read")
+        return importance_path(run_dir), result
+
+    written = build_all(state, run_dir, lambda: search, importance)
+    _write_json(folder / WRITTEN_FILE, {k: _relative(p, run_dir) for k, p in written.items()})
+    return len(written)
+
+
+def _wait_for(path: Path) -> None:
+    while not path.exists():
+        time.sleep(POLL_SECONDS)
+
+
+def _relative(path: Path | None, run_dir: Path) -> str | None:
+    return None if path is None else Path(path).relative_to(run_dir).as_posix()
+
+
+def _write_json(path: Path, value: object) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value, indent=1), encoding="utf-8")
+    temporary.replace(path)  # the session never reads half a file
+
+
+def _read_paths(path: Path, run_dir: Path) -> dict[str, Path] | None:
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return {str(key): Path(run_dir) / value for key, value in rows.items()}
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        logger.info("report: the child job wrote no list of its files (%s)", exc)
+        return None
