@@ -434,8 +434,7 @@ class Session:
                 self._collect_planner_outputs()
                 self.state.phase = "done"  # the report describes the finished session
                 if report is not None:
-                    self.save()
-                    report_job.signal(run_dir, report_job.FINAL_READY)
+                    report_job.final_ready(self.state, run_dir)
                     importance.exception()  # its file holds the importance, or why there is none
                     report_job.signal(run_dir, report_job.IMPORTANCE_READY)
                     written = report.result()

@@ -375,7 +375,7 @@ def test_the_report_child_draws_ahead_then_waits_for_each_input(
         _wait_until((report / "report_job" / report_job.SEARCH_PLOTS_FILE).exists, job)
         time.sleep(1.0)
         assert not (report / "dashboard.html").exists()  # it waits for the final model
-        report_job.signal(run_dir, report_job.FINAL_READY)
+        report_job.final_ready(load_state(run_dir), run_dir)
         _wait_until((report / "dashboard.html").exists, job)
         time.sleep(1.0)
         assert not (report / "report.md").exists()  # and then for the importance

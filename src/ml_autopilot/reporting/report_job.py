@@ -9,7 +9,8 @@ and writes the report (``build.build_all``). Written in the session's own proces
 they take the other core, with matplotlib and plotly loaded while the refit runs.
 
 The script is fixed text: it finds the run folder from its own location
-(``RUN_DIR/report/report_job/report.py``), reads the saved state, and writes, beside itself,
+(``RUN_DIR/report/report_job/report.py``), reads the saved state (for the dashboard and report,
+the finished session's copy ``final_ready`` puts beside it), and writes, beside itself,
 ``search_plots.json`` (each search plot's title, caption, and PNG relative to the run folder,
 or why there is none) and at the end ``written.json`` (what it wrote). When the job fails, the
 session writes what is missing itself, with the search plots the child drew if there are any.
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 from ml_autopilot.execution.base import Executor
 from ml_autopilot.log import get_logger
 from ml_autopilot.reporting.child_job import ChildJob, run_job
-from ml_autopilot.state import SessionState, load_state
+from ml_autopilot.state import STATE_FILE, SessionState, load_state, save_state
 
 if TYPE_CHECKING:  # matplotlib and plotly load in the child, not in the session's process
     from ml_autopilot.reporting.importance import ImportanceResult
@@ -62,8 +63,16 @@ def job_dir(run_dir: Path) -> Path:
 
 def clear_signals(run_dir: Path) -> None:
     """Remove what an earlier end left (a resumed run): signals and result files."""
-    for name in (*SIGNALS, SEARCH_PLOTS_FILE, WRITTEN_FILE):
+    for name in (*SIGNALS, SEARCH_PLOTS_FILE, WRITTEN_FILE, STATE_FILE):
         (job_dir(run_dir) / name).unlink(missing_ok=True)
+
+
+def final_ready(state: SessionState, run_dir: Path) -> None:
+    """Give the child the finished session's state (a copy beside it: the run's own state
+    file says "done" only once the report and the MLflow logging are done too) and let it go
+    on past ``FINAL_READY``."""
+    save_state(state, job_dir(run_dir))
+    signal(run_dir, FINAL_READY)
 
 
 def signal(run_dir: Path, name: str) -> None:
@@ -114,7 +123,7 @@ def write_report_when_ready(folder: Path) -> int:
         rows = [{**asdict(o), "path": _relative(o.path, run_dir)} for o in search.values()]
         _write_json(folder / SEARCH_PLOTS_FILE, rows)
     _wait_for(folder / FINAL_READY)
-    state = load_state(run_dir)
+    state = load_state(folder)  # the finished session (final_ready)
 
     def importance() -> tuple[Path, ImportanceResult]:
         _wait_for(folder / IMPORTANCE_READY)
