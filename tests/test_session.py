@@ -141,6 +141,25 @@ def test_a_failed_report_child_leaves_the_report_to_the_session(
     assert {"progress", "importance", "confusion_matrix"} <= plots
 
 
+def test_a_hung_report_child_is_stopped_and_the_session_writes_the_report(
+    classification_csv, tmp_path, monkeypatch
+):
+    from ml_autopilot.reporting import report_job
+    from ml_autopilot.reporting.child_job import ChildJob
+
+    hung = ChildJob(report_job.JOB_FOLDER, report_job.SCRIPT_NAME, "import time\ntime.sleep(600)\n")
+    monkeypatch.setattr(report_job, "JOB", hung)
+    monkeypatch.setattr(report_job, "DRAW_SECONDS", 2.0)
+    run_dir = tmp_path / "run"
+    started = time.monotonic()
+    state = Session.create(
+        run_config(classification_csv, "species", run_dir, max_iterations=0)
+    ).run()
+    assert time.monotonic() - started < 120  # not the child's own timeout (over 600 s)
+    assert state.phase == "done" and (run_dir / "report" / "report.md").is_file()
+    assert (run_dir / "report" / "dashboard.html").is_file()
+
+
 def test_saved_script_reproduces_its_metrics(classification_csv, tmp_path):
     run_dir = tmp_path / "run"
     state = Session.create(

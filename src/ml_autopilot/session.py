@@ -392,7 +392,11 @@ class Session:
         directions.close_all(self.state)
         directions.write_files(self.state, self.run_dir)
         from ml_autopilot.reporting import report_job
-        from ml_autopilot.reporting.importance_job import clear_model_ready, mark_model_ready
+        from ml_autopilot.reporting.importance_job import (
+            clear_model_ready,
+            mark_model_ready,
+            run_seconds,
+        )
 
         # While the final refit runs in its own processes, two children of the executor start:
         # the report's, which draws the plots of the search and then waits, and the importance's,
@@ -412,9 +416,9 @@ class Session:
             if in_children:
                 clear_model_ready(run_dir)
                 report_job.clear_signals(run_dir)
-                wait = self.time_left() + END_WAIT_MARGIN_SECONDS
-                importance = background.submit(self._timed_importance, wait)
-                report = background.submit(self._report_in_child, wait)
+                waiting = self.time_left() + END_WAIT_MARGIN_SECONDS
+                importance = background.submit(self._timed_importance, waiting)
+                report = background.submit(self._report_in_child, waiting)
             else:
                 search_plots = background.submit(self._search_plots)
             try:
@@ -435,9 +439,11 @@ class Session:
                 self.state.phase = "done"  # the report describes the finished session
                 if report is not None:
                     report_job.final_ready(self.state, run_dir)
-                    importance.exception()  # its file holds the importance, or why there is none
+                    # the importance's file then holds the importance, or why there is none
+                    self._wait_for_child(importance, run_seconds(self.state), "importance")
                     report_job.signal(run_dir, report_job.IMPORTANCE_READY)
-                    written = report.result()
+                    if self._wait_for_child(report, report_job.DRAW_SECONDS, "report"):
+                        written = report.result()
                 if written is None:  # no child wrote it (or it failed): written here
                     written = self._report_here(search_plots, importance)
                 logged.result()
@@ -457,6 +463,19 @@ class Session:
         control.clear_stop(self.run_dir)
         self.tracker.close(self.state)
         self.save()
+
+    def _wait_for_child(self, job: Future[Any], seconds: float, what: str) -> bool:
+        """Whether a child job of the end phase, its inputs ready, ended within ``seconds``;
+        one that did not is stopped, with every script still running (the session then does
+        without it, or does its work itself)."""
+        if wait([job], timeout=seconds).done:
+            return True
+        logger.warning(
+            "the %s child took over %.0f s once its inputs were ready; stopped", what, seconds
+        )
+        self.executor.cancel_all()
+        wait([job])
+        return False
 
     def _timed_importance(self, wait_seconds: float | None = None) -> tuple[Path, ImportanceResult]:
         """The final model's importance, written to ``report/importance.json``: in a child

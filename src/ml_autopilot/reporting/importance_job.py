@@ -64,7 +64,7 @@ def importance_in_child(
     called; without it, it starts at once."""
     if wait_seconds is None:
         mark_model_ready(run_dir)
-    timeout = START_SECONDS + 5 * time_budget(state) + (wait_seconds or 0.0)
+    timeout = run_seconds(state) + (wait_seconds or 0.0)
     outcome = run_job(executor, state, run_dir, JOB, timeout)
     if outcome.status != "success":
         why = outcome.error or outcome.status
@@ -77,6 +77,11 @@ def importance_in_child(
             ImportanceResult(unavailable="its result could not be read"), run_dir
         )
     return importance_path(run_dir), result
+
+
+def run_seconds(state: SessionState) -> float:
+    """How long the script may take once the final model is ready."""
+    return START_SECONDS + 5 * time_budget(state)
 
 
 def clear_model_ready(run_dir: Path) -> None:
