@@ -12,11 +12,11 @@ The generated refit script writes the same format with the standard library only
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from ml_autopilot.atomic_file import write_atomically
 
 MODEL_FILE = "model.pkl"
 PROTOCOL = 5
@@ -25,15 +25,12 @@ LEGACY_SUFFIX = ".joblib"  # runs saved before 2026-11-22 wrote final/model.jobl
 
 def save_bundle(bundle: dict[str, Any], path: Path) -> None:
     """Write ``bundle`` to ``path``; a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
+
+    def dump(temporary: Path) -> None:
+        with open(temporary, "wb") as out:
             pickle.dump(bundle, out, protocol=PROTOCOL)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+    write_atomically(path, dump)
 
 
 def load_bundle(path: Path) -> dict[str, Any]:

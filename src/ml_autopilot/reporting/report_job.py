@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ml_autopilot.atomic_file import write_text_atomically
 from ml_autopilot.execution.base import Executor
 from ml_autopilot.log import get_logger
 from ml_autopilot.reporting.child_job import ChildJob, run_job
@@ -147,9 +148,7 @@ def _relative(path: Path | None, run_dir: Path) -> str | None:
 
 
 def _write_json(path: Path, value: object) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(value, indent=1), encoding="utf-8")
-    temporary.replace(path)  # the session never reads half a file
+    write_text_atomically(path, json.dumps(value, indent=1))  # the session never reads half
 
 
 def _read_paths(path: Path, run_dir: Path) -> dict[str, Path] | None:

@@ -19,11 +19,10 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import tempfile
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+from ml_autopilot.atomic_file import write_atomically
 from ml_autopilot.log import get_logger
 
 logger = get_logger("tracking")
@@ -68,7 +67,7 @@ def seed(db: Path) -> bool:
             logger.debug("MLflow store template of another schema: deleted")
             template.unlink(missing_ok=True)
             return False
-        _written_atomically(db, lambda temporary: shutil.copyfile(template, temporary))
+        write_atomically(db, lambda temporary: shutil.copyfile(template, temporary))
     except Exception as exc:  # no home folder, a broken file, a changed MLflow: no shortcut
         logger.debug("MLflow store template not copied: %s", exc)
         return False
@@ -91,7 +90,7 @@ def save(db: Path) -> None:
         if template.exists():
             return
         template.parent.mkdir(parents=True, exist_ok=True)
-        _written_atomically(template, lambda temporary: _empty_copy(db, temporary))
+        write_atomically(template, lambda temporary: _empty_copy(db, temporary))
     except Exception as exc:  # an unwritable cache only costs the next run the time
         logger.debug("MLflow store template not saved: %s", exc)
 
@@ -112,14 +111,3 @@ def _empty_copy(source: Path, target: Path) -> None:
     finally:
         src.close()
         dst.close()
-
-
-def _written_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """``write`` fills a temporary file beside ``target``, which one rename then puts in place."""
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(Path(name))
-        os.replace(name, target)
-    finally:
-        Path(name).unlink(missing_ok=True)
