@@ -309,7 +309,7 @@ def _blend(state: SessionState, record: ExperimentRecord, folders: list[Path]) -
     """The ensemble's members, refit into ``folders``, blended with the ensemble's weights
     (their holdout predictions need them: each is unpickled once; saving copies their bytes)."""
     assert state.data is not None
-    saved = [(folder / MODEL_FILE).read_bytes() for folder in folders]
+    saved = _saved_members(folders)
     bundles = [bundle_from_bytes(bundle) for bundle in saved]
     ensemble = WeightedEnsemble(
         [b["pipeline"] for b in bundles],
@@ -325,9 +325,14 @@ def _saved_blend(scored: dict, folders: list[Path]) -> dict:
     """The blend ``scored`` with the members refit into ``folders`` (the all-rows refits of
     the same recipes, bundled alike), never unpickled here: nothing here predicts with them."""
     blend: WeightedEnsemble = scored["pipeline"]
-    saved = [(folder / MODEL_FILE).read_bytes() for folder in folders]
+    saved = _saved_members(folders)
     members = WeightedEnsemble.from_saved(saved, blend.weights, blend.task, len(blend.classes_))
     return {**scored, "pipeline": members}
+
+
+def _saved_members(folders: list[Path]) -> list[bytes]:
+    """The model files the members' refit scripts wrote into ``folders``, as bytes."""
+    return [(folder / MODEL_FILE).read_bytes() for folder in folders]
 
 
 def _adopt_all_rows(

@@ -391,12 +391,8 @@ class Session:
                 self._ensemble()
         directions.close_all(self.state)
         directions.write_files(self.state, self.run_dir)
-        from ml_autopilot.reporting import report_job
-        from ml_autopilot.reporting.importance_job import (
-            clear_model_ready,
-            mark_model_ready,
-            run_seconds,
-        )
+        from ml_autopilot.reporting import importance_job, report_job
+        from ml_autopilot.reporting.child_job import send_all_signals
 
         # While the final refit runs in its own processes, two children of the executor start:
         # the report's, which draws the plots of the search and then waits, and the importance's,
@@ -414,8 +410,8 @@ class Session:
             search_plots: Future[dict[str, PlotOutcome] | None] | None = None
             report: Future[dict[str, Path] | None] | None = None
             if in_children:
-                clear_model_ready(run_dir)
-                report_job.clear_signals(run_dir)
+                importance_job.clear_model_ready(run_dir)
+                report_job.clear_earlier_end(run_dir)
                 waiting = self.time_left() + END_WAIT_MARGIN_SECONDS
                 importance = background.submit(self._timed_importance, waiting)
                 report = background.submit(self._report_in_child, waiting)
@@ -431,19 +427,14 @@ class Session:
                     )
                 self.save()  # the importance script reads the final model from the saved state
                 if in_children:
-                    mark_model_ready(run_dir)
+                    importance_job.mark_model_ready(run_dir)
                 else:
                     importance = background.submit(self._timed_importance)
                 logged = background.submit(self._timed_final_logging)
                 self._collect_planner_outputs()
                 self.state.phase = "done"  # the report describes the finished session
                 if report is not None:
-                    report_job.final_ready(self.state, run_dir)
-                    # the importance's file then holds the importance, or why there is none
-                    self._wait_for_child(importance, run_seconds(self.state), "importance")
-                    report_job.signal(run_dir, report_job.IMPORTANCE_READY)
-                    if self._wait_for_child(report, report_job.DRAW_SECONDS, "report"):
-                        written = report.result()
+                    written = self._report_from_child(report, importance)
                 if written is None:  # no child wrote it (or it failed): written here
                     written = self._report_here(search_plots, importance)
                 logged.result()
@@ -453,9 +444,8 @@ class Session:
                 raise
             finally:  # a child still waiting goes on (and finds no model if the refit failed)
                 if in_children:
-                    mark_model_ready(run_dir)
-                    for name in report_job.SIGNALS:
-                        report_job.signal(run_dir, name)
+                    for job in (importance_job.JOB, report_job.JOB):
+                        send_all_signals(run_dir, job)
         if self.state.final is not None and importance.exception() is None:  # the report
             # already said why importance failed; its predictions count as model time
             self.state.final.importance_spans = checked_spans(importance.result()[1].model_spans)
@@ -463,6 +453,25 @@ class Session:
         control.clear_stop(self.run_dir)
         self.tracker.close(self.state)
         self.save()
+
+    def _report_from_child(
+        self,
+        report: Future[dict[str, Path] | None],
+        importance: Future[tuple[Path, ImportanceResult]],
+    ) -> dict[str, Path] | None:
+        """Signal the report child as its inputs are saved (the finished state, then the
+        importance); what it wrote, or None when it failed or was stopped."""
+        from ml_autopilot.reporting import report_job
+        from ml_autopilot.reporting.child_job import send_signal
+        from ml_autopilot.reporting.importance_job import run_seconds
+
+        report_job.final_ready(self.state, self.run_dir)
+        # the importance's file then holds the importance, or why there is none
+        self._wait_for_child(importance, run_seconds(self.state), "importance")
+        send_signal(self.run_dir, report_job.JOB, report_job.IMPORTANCE_READY)
+        if self._wait_for_child(report, report_job.DRAW_SECONDS, "report"):
+            return report.result()
+        return None
 
     def _wait_for_child(self, job: Future[Any], seconds: float, what: str) -> bool:
         """Whether a child job of the end phase, its inputs ready, ended within ``seconds``;

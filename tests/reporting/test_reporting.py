@@ -28,6 +28,7 @@ from ml_autopilot.reporting import importance as importance_module
 from ml_autopilot.reporting import plots as plots_module
 from ml_autopilot.reporting import report_job
 from ml_autopilot.reporting.build import build_all
+from ml_autopilot.reporting.child_job import send_signal
 from ml_autopilot.reporting.dashboard import render_dashboard, write_dashboard
 from ml_autopilot.reporting.importance import compute_importance, read_importance
 from ml_autopilot.reporting.importance_job import (
@@ -369,7 +370,7 @@ def test_the_report_child_draws_ahead_then_waits_for_each_input(
     shutil.rmtree(report / "report_job")
     (report / "report.md").unlink()
     (report / "dashboard.html").unlink()
-    report_job.clear_signals(run_dir)
+    report_job.clear_earlier_end(run_dir)
     with ThreadPoolExecutor(max_workers=1) as pool:
         job = pool.submit(report_in_child, LocalExecutor(), cls_run.state, run_dir, 120.0)
         _wait_until((report / "report_job" / report_job.SEARCH_PLOTS_FILE).exists, job)
@@ -379,7 +380,7 @@ def test_the_report_child_draws_ahead_then_waits_for_each_input(
         _wait_until((report / "dashboard.html").exists, job)
         time.sleep(1.0)
         assert not (report / "report.md").exists()  # and then for the importance
-        report_job.signal(run_dir, report_job.IMPORTANCE_READY)
+        send_signal(run_dir, report_job.JOB, report_job.IMPORTANCE_READY)
         written = job.result(timeout=120)
     assert written is not None and set(written) == set(cls_run.outputs)
     assert all(path.is_file() and path.is_relative_to(run_dir) for path in written.values())
@@ -406,7 +407,7 @@ def test_the_report_child_draws_ahead_then_waits_for_each_input(
     script = report / "report_job" / "report.py"
     assert str(tmp_path) not in script.read_text(encoding="utf-8")  # fixed text, no literals
     (run_dir / "state.json").unlink()  # the script fails: None, and the session writes it
-    report_job.clear_signals(run_dir)
+    report_job.clear_earlier_end(run_dir)
     assert report_in_child(LocalExecutor(), cls_run.state, run_dir, 5.0) is None
 
 

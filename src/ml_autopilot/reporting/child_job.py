@@ -9,20 +9,55 @@ its own location (``RUN_DIR/report/<job folder>/<script>``) and writes its resul
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.state import SessionState
 
+POLL_SECONDS = 0.01  # how often a waiting script looks for its signal
+
 
 @dataclass(frozen=True)
 class ChildJob:
-    """A fixed script: its folder under ``report/``, its file name and its text."""
+    """A fixed script: its folder under ``report/``, its file name, its text, and the signals
+    it may wait for (empty files the session writes in that folder as each input is saved)."""
 
     folder: str
     script_name: str
     script: str
+    signals: tuple[str, ...] = ()
+
+
+def job_dir(run_dir: Path, job: ChildJob) -> Path:
+    return Path(run_dir) / "report" / job.folder
+
+
+def clear_signals(run_dir: Path, job: ChildJob) -> None:
+    """Remove the signals an earlier attempt left (a resumed run). Call it in the caller's
+    thread before the job starts, so that it can never undo a signal sent after."""
+    for name in job.signals:
+        (job_dir(run_dir, job) / name).unlink(missing_ok=True)
+
+
+def send_signal(run_dir: Path, job: ChildJob, name: str) -> None:
+    """Let the job's script go on past ``name`` (one of ``job.signals``)."""
+    folder = job_dir(run_dir, job)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).touch()
+
+
+def send_all_signals(run_dir: Path, job: ChildJob) -> None:
+    """Let a script still waiting go on (the session is ending, or failed)."""
+    for name in job.signals:
+        send_signal(run_dir, job, name)
+
+
+def wait_for_signal(folder: Path, name: str) -> None:
+    """The script's side: wait until the session has sent ``name`` into ``folder``."""
+    while not (folder / name).exists():
+        time.sleep(POLL_SECONDS)
 
 
 def run_job(
@@ -30,7 +65,7 @@ def run_job(
 ) -> ExecutionOutcome:
     """Write the job's script to ``run_dir/report/<folder>/<script_name>`` and run it there,
     single-threaded, under the run's memory limit."""
-    folder = Path(run_dir) / "report" / job.folder
+    folder = job_dir(run_dir, job)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / job.script_name
     path.write_text(job.script, encoding="utf-8")

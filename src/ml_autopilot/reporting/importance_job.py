@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ml_autopilot.execution.base import Executor
-from ml_autopilot.reporting.child_job import ChildJob, run_job
+from ml_autopilot.reporting.child_job import ChildJob, clear_signals, run_job, send_signal
 from ml_autopilot.reporting.importance import (
     ImportanceResult,
     importance_path,
@@ -35,20 +35,19 @@ START_SECONDS = 15.0  # loading the state, the data and the model, beyond the co
 SCRIPT = '''"""Permutation importance of this run's final model; written by ML Autopilot."""
 
 import json
-import time
 from pathlib import Path
 
+from ml_autopilot.reporting.child_job import wait_for_signal
 from ml_autopilot.reporting.importance import write_importance
 from ml_autopilot.state import load_state
 
 job_dir = Path(__file__).resolve().parent
 run_dir = job_dir.parents[1]  # RUN_DIR/report/importance_job/importance.py
-while not (job_dir / "model_ready").exists():  # started beside the final refit
-    time.sleep(0.01)
+wait_for_signal(job_dir, "model_ready")  # started beside the final refit
 _, result = write_importance(load_state(run_dir), run_dir)
 print(json.dumps({"available": result.unavailable is None}))
 '''
-JOB = ChildJob(JOB_FOLDER, SCRIPT_NAME, SCRIPT)
+JOB = ChildJob(JOB_FOLDER, SCRIPT_NAME, SCRIPT, signals=(READY_FILE,))
 
 
 def importance_in_child(
@@ -86,15 +85,9 @@ def run_seconds(state: SessionState) -> float:
 
 def clear_model_ready(run_dir: Path) -> None:
     """Remove the signal an earlier attempt left (a resumed run), before a waiting start."""
-    _ready_path(run_dir).unlink(missing_ok=True)
+    clear_signals(run_dir, JOB)
 
 
 def mark_model_ready(run_dir: Path) -> None:
     """Let a waiting importance script go on: the final model and the state are saved."""
-    path = _ready_path(run_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-
-
-def _ready_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "report" / JOB_FOLDER / READY_FILE
+    send_signal(run_dir, JOB, READY_FILE)

@@ -19,7 +19,6 @@ session writes what is missing itself, with the search plots the child drew if t
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +26,14 @@ from typing import TYPE_CHECKING
 from ml_autopilot.atomic_file import write_text_atomically
 from ml_autopilot.execution.base import Executor
 from ml_autopilot.log import get_logger
-from ml_autopilot.reporting.child_job import ChildJob, run_job
+from ml_autopilot.reporting.child_job import (
+    ChildJob,
+    clear_signals,
+    job_dir,
+    run_job,
+    send_signal,
+    wait_for_signal,
+)
 from ml_autopilot.state import STATE_FILE, SessionState, load_state, save_state
 
 if TYPE_CHECKING:  # matplotlib and plotly load in the child, not in the session's process
@@ -42,9 +48,7 @@ SEARCH_PLOTS_FILE = "search_plots.json"
 WRITTEN_FILE = "written.json"
 FINAL_READY = "final_ready"  # the final model and the finished session's state are saved
 IMPORTANCE_READY = "importance_ready"  # report/importance.json holds the importance, or why not
-SIGNALS = (FINAL_READY, IMPORTANCE_READY)
 DRAW_SECONDS = 60.0  # drawing and writing, beyond the waits
-POLL_SECONDS = 0.01
 SCRIPT = '''"""This run's report, plots and dashboard; written by ML Autopilot."""
 
 import json
@@ -55,45 +59,35 @@ from ml_autopilot.reporting.report_job import write_report_when_ready
 folder = Path(__file__).resolve().parent  # RUN_DIR/report/report_job/
 print(json.dumps({"written": write_report_when_ready(folder)}))
 '''
-JOB = ChildJob(JOB_FOLDER, SCRIPT_NAME, SCRIPT)
+JOB = ChildJob(JOB_FOLDER, SCRIPT_NAME, SCRIPT, signals=(FINAL_READY, IMPORTANCE_READY))
 
 
-def job_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "report" / JOB_FOLDER
-
-
-def clear_signals(run_dir: Path) -> None:
-    """Remove what an earlier end left (a resumed run): signals and result files."""
-    for name in (*SIGNALS, SEARCH_PLOTS_FILE, WRITTEN_FILE, STATE_FILE):
-        (job_dir(run_dir) / name).unlink(missing_ok=True)
+def clear_earlier_end(run_dir: Path) -> None:
+    """Remove what an earlier end left (a resumed run): signals, result files, state copy."""
+    clear_signals(run_dir, JOB)
+    for name in (SEARCH_PLOTS_FILE, WRITTEN_FILE, STATE_FILE):
+        (job_dir(run_dir, JOB) / name).unlink(missing_ok=True)
 
 
 def final_ready(state: SessionState, run_dir: Path) -> None:
     """Give the child the finished session's state (a copy beside it: the run's own state
     file says "done" only once the report and the MLflow logging are done too) and let it go
     on past ``FINAL_READY``."""
-    save_state(state, job_dir(run_dir))
-    signal(run_dir, FINAL_READY)
-
-
-def signal(run_dir: Path, name: str) -> None:
-    """Let the waiting child go on past ``name`` (one of ``SIGNALS``)."""
-    folder = job_dir(run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).touch()
+    save_state(state, job_dir(run_dir, JOB))
+    send_signal(run_dir, JOB, FINAL_READY)
 
 
 def report_in_child(
     executor: Executor, state: SessionState, run_dir: Path, wait_seconds: float
 ) -> dict[str, Path] | None:
-    """Run the report script through ``executor`` (the caller has called ``clear_signals``
+    """Run the report script through ``executor`` (the caller has called ``clear_earlier_end``
     first, and signals ``FINAL_READY`` and ``IMPORTANCE_READY`` in turn, within
     ``wait_seconds``); what it wrote, as ``build_all`` returns it, or None when it failed."""
     outcome = run_job(executor, state, run_dir, JOB, DRAW_SECONDS + wait_seconds)
     if outcome.status != "success":
         logger.info("report: the child job failed (%s); writing it here", outcome.error)
         return None
-    return _read_paths(job_dir(run_dir) / WRITTEN_FILE, run_dir)
+    return _read_paths(job_dir(run_dir, JOB) / WRITTEN_FILE, run_dir)
 
 
 def search_plots_drawn(run_dir: Path) -> dict[str, PlotOutcome] | None:
@@ -101,7 +95,7 @@ def search_plots_drawn(run_dir: Path) -> dict[str, PlotOutcome] | None:
     from ml_autopilot.reporting.plots import PlotOutcome
 
     try:
-        rows = json.loads((job_dir(run_dir) / SEARCH_PLOTS_FILE).read_text(encoding="utf-8"))
+        rows = json.loads((job_dir(run_dir, JOB) / SEARCH_PLOTS_FILE).read_text(encoding="utf-8"))
         for row in rows:
             row["path"] = None if row["path"] is None else Path(run_dir) / row["path"]
         return {row["key"]: PlotOutcome(**row) for row in rows}
@@ -123,11 +117,11 @@ def write_report_when_ready(folder: Path) -> int:
     if search is not None:
         rows = [{**asdict(o), "path": _relative(o.path, run_dir)} for o in search.values()]
         _write_json(folder / SEARCH_PLOTS_FILE, rows)
-    _wait_for(folder / FINAL_READY)
+    wait_for_signal(folder, FINAL_READY)
     state = load_state(folder)  # the finished session (final_ready)
 
     def importance() -> tuple[Path, ImportanceResult]:
-        _wait_for(folder / IMPORTANCE_READY)
+        wait_for_signal(folder, IMPORTANCE_READY)
         result = read_importance(run_dir)
         if result is None:
             raise RuntimeError("report/importance.json could not be read")
@@ -136,11 +130,6 @@ def write_report_when_ready(folder: Path) -> int:
     written = build_all(state, run_dir, lambda: search, importance)
     _write_json(folder / WRITTEN_FILE, {k: _relative(p, run_dir) for k, p in written.items()})
     return len(written)
-
-
-def _wait_for(path: Path) -> None:
-    while not path.exists():
-        time.sleep(POLL_SECONDS)
 
 
 def _relative(path: Path | None, run_dir: Path) -> str | None:
