@@ -394,7 +394,7 @@ def _planner_line(state: SessionState) -> str:
 
 
 def _tracker(config: RunConfig) -> Tracker:
-    """MLflow tracking, set up in the background while the session loads its data."""
+    """MLflow tracking, set up in the background once the session's first experiments run."""
 
     def build() -> Tracker:
         from ml_autopilot.tracking.mlflow_tracker import MlflowTracker

@@ -276,6 +276,7 @@ class Session:
                     _, beside = self._launch_next(self.planner, {baseline: launch}, deferred)
                     if beside is not None:
                         self._carried[pool.submit(self.executor.run, beside.request)] = beside
+                self.tracker.begin_setup()  # beside the first experiments, not before them
                 outcome = baseline.result()
             except BaseException:
                 self.executor.cancel_all()
@@ -324,6 +325,7 @@ class Session:
                         if launch is None:
                             break  # nothing to launch now: wait for a running experiment
                         running[pool.submit(self.executor.run, launch.request)] = launch
+                    self.tracker.begin_setup()  # a resumed session's first launches are out
                     if self.tracker.ready():  # never wait for its setup while workers idle
                         self._start_tracking()  # while the experiments just launched run
                         self._track(untracked)

@@ -28,9 +28,33 @@ def test_ready_only_once_the_setup_is_done_and_calls_then_delegate() -> None:
         return inner
 
     tracker = DeferredTracker(build)
+    tracker.begin_setup()
     assert not tracker.ready()  # the session does not wait for it while workers idle
     release.set()
     tracker.prepare_final()  # waits for the setup, then delegates
+    assert tracker.ready() and inner.prepared == 1
+
+
+def test_the_setup_waits_for_the_session_to_begin_it() -> None:
+    built = threading.Event()
+
+    def build() -> Tracker:
+        built.set()
+        return Counting()
+
+    tracker = DeferredTracker(build)
+    assert not built.wait(0.5) and not tracker.ready()  # not beside the session's own start
+    tracker.begin_setup()
+    assert built.wait(10)
+    tracker.begin_setup()  # a second call starts nothing
+    tracker.prepare_final()
+    assert tracker.ready()
+
+
+def test_a_call_before_the_setup_began_starts_it_and_waits() -> None:
+    inner = Counting()
+    tracker = DeferredTracker(lambda: inner)
+    tracker.prepare_final()
     assert tracker.ready() and inner.prepared == 1
 
 

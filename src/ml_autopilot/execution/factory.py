@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from ml_autopilot.config import RunConfig
+from typing import TYPE_CHECKING
+
 from ml_autopilot.execution.base import Executor
 from ml_autopilot.execution.local import LocalExecutor
+
+if TYPE_CHECKING:  # not at run time: pydantic's import (0.15 s) would delay the zygote's start
+    from ml_autopilot.config import RunConfig
 
 
 def make_executor(config: RunConfig) -> Executor:

@@ -28,6 +28,11 @@ class Tracker(ABC):
     def log_final(self, state: SessionState) -> None:
         """Log the final model and holdout score (once)."""
 
+    def begin_setup(self) -> None:
+        """The session's start is done (its first experiments run): a tracker set up in the
+        background may begin now. Called more than once; calls after the first do nothing."""
+        return None
+
     def ready(self) -> bool:
         """Whether a call would start at once (a tracker set up in the background may not be)."""
         return True
