@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from catboost import CatBoostClassifier
 from lightgbm import LGBMClassifier
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
@@ -12,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from xgboost import XGBClassifier
 
 from ml_autopilot.ensemble import WeightedEnsemble
-from ml_autopilot.predict import use_threads
+from ml_autopilot.predict import prepare_features, use_threads
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(80, 3))
@@ -73,3 +74,21 @@ def test_preprocessing_runs_in_process_however_it_was_saved() -> None:
     use_threads(model, 2)
     assert model.named_steps["prep"].n_jobs is None
     assert model.named_steps["model"].get_params()["n_jobs"] == 2
+
+
+def test_categorical_values_become_text_with_missing_as_nan() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["a", None, "b", "c"],
+            "mixed": pd.Series([1, "two", pd.NA, 2.5], dtype=object),
+            "codes": [3, 4, 3, 5],
+            "x": ["1.5", "2", None, "bad"],
+        }
+    )
+    out = prepare_features(frame, ["x"], ["text", "mixed", "codes"])
+    assert list(out.columns) == ["x", "text", "mixed", "codes"]
+    assert out["text"].tolist()[::2] == ["a", "b"] and np.isnan(out["text"][1])
+    assert out["mixed"].tolist()[:2] == ["1", "two"] and out["mixed"][3] == "2.5"
+    assert np.isnan(out["mixed"][2])
+    assert out["codes"].tolist() == ["3", "4", "3", "5"]
+    assert out["x"].tolist()[:2] == [1.5, 2.0] and out["x"][2:].isna().all()

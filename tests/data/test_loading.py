@@ -242,6 +242,15 @@ def test_mixed_type_object_column_survives(tmp_path: Path) -> None:
     assert back["y"].tolist() == frame["y"].tolist()
 
 
+def test_text_columns_with_missing_values_are_left_as_they_are() -> None:
+    frame = pd.DataFrame({"text": ["a", None, "b", float("nan")], "y": [0, 1, 0, 1]})
+    assert _parquet_safe(frame) is frame  # nothing to convert: no copy either
+    mixed = frame.assign(other=pd.Series(["a", 1, None, 2.5], dtype=object))
+    safe = _parquet_safe(mixed)
+    assert safe["other"].tolist()[:2] == ["a", "1"] and mixed["other"].tolist()[1] == 1
+    assert safe["text"].tolist()[:3] == ["a", None, "b"]
+
+
 def test_prepare_data_stores_mixed_columns(tmp_path: Path, monkeypatch) -> None:
     frame = pd.DataFrame(
         {"mixed": pd.Series([1, "two", None, 4] * 10, dtype=object), "y": [0, 1] * 20}

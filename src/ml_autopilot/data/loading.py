@@ -281,19 +281,29 @@ def _write_splits(train: pd.DataFrame, holdout: pd.DataFrame, folder: Path) -> N
 def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """Turn object columns that Arrow cannot store (mixed Python types) into strings.
 
-    Missing values stay missing; columns Arrow accepts as they are are left untouched.
+    Missing values stay missing; columns Arrow accepts as they are are left untouched, and
+    ``df`` itself is returned when every column is (a copy otherwise).
     """
-    out = df.copy()
-    for name in out.columns:
-        column = out[name]
-        if not ptypes.is_object_dtype(column):
+    out = df
+    for name in df.columns:
+        column = df[name]
+        if not ptypes.is_object_dtype(column) or _all_text(column):
             continue
         try:
             pa.array(column, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            if out is df:
+                out = df.copy()
             out[name] = column.map(lambda v: v if _is_missing(v) else str(v)).astype(object)
             log.debug("Column '%s' mixes value types; stored as text.", name)
     return out
+
+
+def _all_text(column: pd.Series) -> bool:
+    """Whether every value is a ``str`` or missing: Arrow stores such a column as it is. One
+    pass in C; building the Arrow array to find out took 0.1 s of the start-up for connect-4's
+    42 text columns of 67,000 rows."""
+    return ptypes.infer_dtype(column, skipna=True) in ("string", "empty")
 
 
 def _is_missing(value: Any) -> bool:
