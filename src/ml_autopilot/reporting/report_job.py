@@ -111,12 +111,14 @@ def write_report_when_ready(folder: Path) -> int:
     """The script's work (see the module docstring); how many files it wrote."""
     from ml_autopilot.reporting.build import build_all, draw_search_plots
     from ml_autopilot.reporting.importance import importance_path, read_importance
+    from ml_autopilot.reporting.report import report_template
 
     run_dir = folder.parents[1]
     search = draw_search_plots(load_state(run_dir), run_dir)
     if search is not None:
         rows = [{**asdict(o), "path": _relative(o.path, run_dir)} for o in search.values()]
         _write_json(folder / SEARCH_PLOTS_FILE, rows)
+    report_template()  # compiled now, while the refit runs
     wait_for_signal(folder, FINAL_READY)
     state = load_state(folder)  # the finished session (final_ready)
 
