@@ -18,6 +18,7 @@ from ml_autopilot.finalize import (
     job_estimate,
     makespan,
     refit_order,
+    wait_until_fitting,
 )
 from ml_autopilot.model_file import load_bundle
 from ml_autopilot.session import Session
@@ -159,3 +160,21 @@ def test_refits_run_longest_first_and_all_rows_only_when_all_fit(tmp_path):
     assert all_rows_skipped(state, jobs, 12.0) == (
         "not started: about 12.5 s needed with the scored refit, 12.0 s left"
     )
+
+
+def test_the_wait_for_a_refit_to_begin_fitting_ends_with_its_first_span(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    assert not wait_until_fitting(tmp_path, 0.1)  # no refit yet: gives up at its limit
+    member = tmp_path / "final" / "members" / "003_lightgbm"
+    member.mkdir(parents=True)
+
+    def open_span() -> None:
+        time.sleep(0.3)
+        (member / "model_spans.jsonl").write_text("[1.0]\n", encoding="utf-8")
+
+    threading.Thread(target=open_span).start()
+    started = time.monotonic()
+    assert wait_until_fitting(tmp_path, 10.0)
+    assert 0.2 < time.monotonic() - started < 5.0

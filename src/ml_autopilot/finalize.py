@@ -36,13 +36,14 @@ from ml_autopilot.state import (
     SessionState,
     experiment_folder_name,
 )
-from ml_autopilot.timing import Span, checked_spans
+from ml_autopilot.timing import SPANS_FILE, Span, checked_spans
 
 logger = get_logger("finalize")
 FINAL_DIR = "final"
 ALL_ROWS_DIR = "all_rows"  # inside FINAL_DIR: the same recipe refit on search + holdout rows
 CARD_FILE = "model_card.json"
 MIN_FINAL_TIMEOUT = 60.0
+FITTING_POLL_SECONDS = 0.01
 ALL_ROWS_MIN_SECONDS = 1.0  # an all-rows refit is not started with less time than this left
 
 
@@ -250,6 +251,19 @@ def _run_jobs(
     with ThreadPoolExecutor(max_workers=max(1, min(config.workers, len(jobs)))) as pool:
         ordered = refit_order(state, jobs)
         return dict(zip(ordered, pool.map(run, ordered), strict=True))
+
+
+def wait_until_fitting(run_dir: Path, limit: float) -> bool:
+    """Wait until a final refit script has begun fitting (its spans file exists under
+    ``FINAL_DIR``), at most ``limit`` seconds; whether one has. Files left by an earlier
+    attempt (a resumed run) count too: the wait only orders start-up work, it proves nothing."""
+    final = Path(run_dir) / FINAL_DIR
+    deadline = time.monotonic() + limit
+    while not any(final.rglob(SPANS_FILE)):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(FITTING_POLL_SECONDS)
+    return True
 
 
 def job_estimate(state: SessionState, job: RefitJob) -> float:

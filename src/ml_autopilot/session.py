@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,13 @@ from ml_autopilot.errors import AutopilotError, SpecValidationError, UserError
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.execution.local import LocalExecutor
 from ml_autopilot.execution.warm import DEFAULT_PRELOAD
-from ml_autopilot.finalize import all_rows_factor, finalize, makespan, refit_estimate
+from ml_autopilot.finalize import (
+    all_rows_factor,
+    finalize,
+    makespan,
+    refit_estimate,
+    wait_until_fitting,
+)
 from ml_autopilot.log import get_logger
 from ml_autopilot.planning.base import Planner, PlanningContext, baseline_spec
 from ml_autopilot.planning.factory import make_planner, resolve_planner_name
@@ -69,12 +75,18 @@ if TYPE_CHECKING:
     from ml_autopilot.reporting.plots import PlotOutcome
 
 logger = get_logger("session")
+T = TypeVar("T")
 REPORTING_MODULE = "ml_autopilot.reporting.build"  # imported only for the end phase
 EXPERIMENTS_DIR = "experiments"
 MIN_EXPERIMENT_SECONDS = 5.0
 MAX_INVALID_IN_A_ROW = 5
 PROCESS_OVERHEAD_SECONDS = 4.0
 END_WAIT_MARGIN_SECONDS = 600.0  # children of the end phase wait this long beyond the budget
+# The end phase's companions (the importance and report children, MLflow's model-logging
+# setup) start once a final refit has begun fitting, or this long after it started: begun at the
+# same moment, their imports and plots took the cores the refit scripts needed to read and
+# prepare the data (connect-4: 0.44-0.7 s from a refit's start to its first fit, 0.2 s alone).
+FITTING_WAIT_SECONDS = 2.0
 POST_RUN_SECONDS = 5.0  # MLflow, importance, plots, report: 2-3 s measured after a 60 s run
 ENSEMBLE_RESERVE_MEMBERS = 3
 
@@ -408,17 +420,17 @@ class Session:
         run_dir = self.run_dir
         written: dict[str, Path] | None = None
         with ThreadPoolExecutor(max_workers=4) as background:
-            background.submit(self.tracker.prepare_final)
+            background.submit(self._once_fitting, self.tracker.prepare_final)
             search_plots: Future[dict[str, PlotOutcome] | None] | None = None
             report: Future[dict[str, Path] | None] | None = None
             if in_children:
                 importance_job.clear_model_ready(run_dir)
                 report_job.clear_earlier_end(run_dir)
                 waiting = self.time_left() + END_WAIT_MARGIN_SECONDS
-                importance = background.submit(self._timed_importance, waiting)
-                report = background.submit(self._report_in_child, waiting)
+                importance = background.submit(self._once_fitting, self._timed_importance, waiting)
+                report = background.submit(self._once_fitting, self._report_in_child, waiting)
             else:
-                search_plots = background.submit(self._search_plots)
+                search_plots = background.submit(self._once_fitting, self._search_plots)
             try:
                 with _timed("final refit"):
                     self.state.final = finalize(
@@ -487,6 +499,11 @@ class Session:
         self.executor.cancel_all()
         wait([job])
         return False
+
+    def _once_fitting(self, step: Callable[..., T], *args: Any) -> T:
+        """``step(*args)`` once a final refit has begun fitting (``FITTING_WAIT_SECONDS``)."""
+        wait_until_fitting(self.run_dir, FITTING_WAIT_SECONDS)
+        return step(*args)
 
     def _timed_importance(self, wait_seconds: float | None = None) -> tuple[Path, ImportanceResult]:
         """The final model's importance, written to ``report/importance.json``: in a child
