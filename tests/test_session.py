@@ -118,6 +118,22 @@ def test_full_session_saves_every_phase_and_leaves_a_model(classification_csv, t
     assert state.data.n_holdout == 32 and state.profile.n_rows == 128
 
 
+def test_the_report_child_starts_with_the_search(classification_csv, tmp_path):
+    """It loads its modules while the experiments run (before the last of them ends), and
+    still writes the report, plots and dashboard once the run is over."""
+    run_dir = tmp_path / "run"
+    state = Session.create(
+        run_config(classification_csv, "species", run_dir, max_iterations=3, plateau=0)
+    ).run()
+    assert state.phase == "done"
+    script = run_dir / "report" / "report_job" / "report.py"
+    last_search_span = max(end for r in state.experiments for _, end in r.result.model_spans)
+    assert script.stat().st_mtime < last_search_span
+    assert (run_dir / "report" / "report_job" / "written.json").is_file()  # the child wrote
+    assert (run_dir / "report" / "report.md").is_file()
+    assert (run_dir / "report" / "dashboard.html").is_file()
+
+
 def test_a_failed_report_child_leaves_the_report_to_the_session(
     classification_csv, tmp_path, monkeypatch
 ):

@@ -169,6 +169,9 @@ class Session:
         # KeyboardInterrupt itself can be swallowed (see ``cli.catch_interrupts``)
         self.interrupted: threading.Event | None = None
         self._tracking = False
+        # the report child, started with the search (``_start_report_child``)
+        self._report: Future[dict[str, Path] | None] | None = None
+        self._report_thread: ThreadPoolExecutor | None = None
 
     # ---- construction ------------------------------------------------------------------
     @classmethod
@@ -197,16 +200,24 @@ class Session:
         try:
             self._run_phases()
         except KeyboardInterrupt:
+            self._stop_report_child()
             self.state.termination_reason = self.state.termination_reason or "interrupted"
             self.save()
             raise
         except AutopilotError as exc:
+            self._stop_report_child()
             self.state.phase = "failed"
             self.state.error = str(exc)
             self.save()
             if self._tracking:
                 self.tracker.close(self.state)
             raise
+        except BaseException:
+            self._stop_report_child()
+            raise
+        finally:
+            if self._report_thread is not None:
+                self._report_thread.shutdown(wait=False)
         return self.state
 
     def _run_phases(self) -> None:
@@ -226,10 +237,29 @@ class Session:
             # while experiments run, not after the final refit
             reporting = () if self.executor.local_files else (REPORTING_MODULE,)
             _preload(*reporting, *DEFAULT_PRELOAD)
+            self._start_report_child()
             self._iterate()  # tracking starts once its first experiments are running
         self._start_tracking()
         if state.phase == "finalizing":
             self._finalize()
+
+    def _start_report_child(self) -> None:
+        """Start the report child with the search, where the executor's scripts see this run
+        folder: it loads its modules while the experiments run, then waits for the search to
+        end (``report_job.search_ready``)."""
+        if not self.executor.local_files or self._report is not None:
+            return
+        from ml_autopilot.reporting import report_job
+
+        report_job.clear_earlier_end(self.run_dir)
+        waiting = self.time_left() + END_WAIT_MARGIN_SECONDS
+        self._report_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
+        self._report = self._report_thread.submit(self._report_in_child, waiting)
+
+    def _stop_report_child(self) -> None:
+        """Stop a report child still waiting for a session that is not going to end well."""
+        if self._report is not None and not self._report.done():
+            self.executor.cancel_all()
 
     def _start_tracking(self) -> None:
         """Open the MLflow run once the baseline is in; start() logs every experiment not
@@ -408,9 +438,9 @@ class Session:
         from ml_autopilot.reporting import importance_job, report_job
         from ml_autopilot.reporting.child_job import send_all_signals
 
-        # While the final refit runs in its own processes, two children of the executor start:
-        # the report's, which draws the plots of the search and then waits, and the importance's,
-        # which loads its modules and waits for the final model; this process readies MLflow's
+        # While the final refit runs in its own processes, the report child (started with the
+        # search) draws the plots of the search and then waits, the importance's child starts,
+        # loads its modules and waits for the final model, and this process readies MLflow's
         # model logging. Then the final model goes to MLflow here while the children compute the
         # importance and write the dashboard, plots and report (signalled as each input is
         # saved). An executor whose scripts cannot see this run folder (Dask) has all of it done
@@ -425,10 +455,13 @@ class Session:
             report: Future[dict[str, Path] | None] | None = None
             if in_children:
                 importance_job.clear_model_ready(run_dir)
-                report_job.clear_earlier_end(run_dir)
                 waiting = self.time_left() + END_WAIT_MARGIN_SECONDS
                 importance = background.submit(self._once_fitting, self._timed_importance, waiting)
-                report = background.submit(self._once_fitting, self._report_in_child, waiting)
+                report = self._report
+                if report is None:  # a run resumed at its end: started with the refit
+                    report_job.clear_earlier_end(run_dir)
+                    report = background.submit(self._once_fitting, self._report_in_child, waiting)
+                report_job.search_ready(run_dir)
             else:
                 search_plots = background.submit(self._once_fitting, self._search_plots)
             try:

@@ -360,8 +360,9 @@ def _wait_until(condition: Callable[[], bool], job: Future[object]) -> None:
 def test_the_report_child_draws_ahead_then_waits_for_each_input(
     cls_run: Run, tmp_path: Path
 ) -> None:
-    """It draws the search plots at once, the dashboard once the final model is signalled, and
-    the importance plot and report once the importance is; all as drawn in-process."""
+    """It draws the search plots once the search is signalled over, the dashboard once the
+    final model is, and the importance plot and report once the importance is; all as drawn
+    in-process."""
     assert (cls_run.run_dir / "report" / "report_job" / "written.json").is_file()  # the session's
     run_dir = tmp_path / "copy"
     shutil.copytree(cls_run.run_dir, run_dir)
@@ -373,6 +374,9 @@ def test_the_report_child_draws_ahead_then_waits_for_each_input(
     report_job.clear_earlier_end(run_dir)
     with ThreadPoolExecutor(max_workers=1) as pool:
         job = pool.submit(report_in_child, LocalExecutor(), cls_run.state, run_dir, 120.0)
+        time.sleep(3.0)
+        assert not (report / "plots").exists()  # it waits for the search to end
+        report_job.search_ready(run_dir)
         _wait_until((report / "report_job" / report_job.SEARCH_PLOTS_FILE).exists, job)
         time.sleep(1.0)
         assert not (report / "dashboard.html").exists()  # it waits for the final model

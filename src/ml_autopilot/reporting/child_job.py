@@ -54,10 +54,11 @@ def send_all_signals(run_dir: Path, job: ChildJob) -> None:
         send_signal(run_dir, job, name)
 
 
-def wait_for_signal(folder: Path, name: str) -> None:
-    """The script's side: wait until the session has sent ``name`` into ``folder``."""
+def wait_for_signal(folder: Path, name: str, poll: float = POLL_SECONDS) -> None:
+    """The script's side: wait until the session has sent ``name`` into ``folder`` (looking
+    every ``poll`` seconds)."""
     while not (folder / name).exists():
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll)
 
 
 def run_job(
