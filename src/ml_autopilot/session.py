@@ -534,8 +534,10 @@ class Session:
         return False
 
     def _once_fitting(self, step: Callable[..., T], *args: Any) -> T:
-        """``step(*args)`` once a final refit has begun fitting (``FITTING_WAIT_SECONDS``)."""
-        wait_until_fitting(self.run_dir, FITTING_WAIT_SECONDS)
+        """``step(*args)`` once a final refit has begun fitting (``FITTING_WAIT_SECONDS``);
+        at once where the scripts do not write into this run folder as they run (Dask)."""
+        if self.executor.local_files:
+            wait_until_fitting(self.run_dir, FITTING_WAIT_SECONDS)
         return step(*args)
 
     def _timed_importance(self, wait_seconds: float | None = None) -> tuple[Path, ImportanceResult]:
