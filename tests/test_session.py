@@ -27,6 +27,7 @@ from ml_autopilot.state import (
     HypothesisSet,
     Preprocessing,
     load_state,
+    save_state,
 )
 from tests.conftest import make_classification_frame, run_config
 
@@ -132,6 +133,23 @@ def test_the_report_child_starts_with_the_search(classification_csv, tmp_path):
     assert (run_dir / "report" / "report_job" / "written.json").is_file()  # the child wrote
     assert (run_dir / "report" / "report.md").is_file()
     assert (run_dir / "report" / "dashboard.html").is_file()
+
+
+def test_a_run_resumed_at_its_end_starts_the_report_child_there(classification_csv, tmp_path):
+    """Killed after its search, a run is resumed in phase ``finalizing``: no search runs, so
+    the end phase starts the report child itself, and the child writes the report."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    Session.create(run_config(classification_csv, "species", run_dir, max_iterations=1)).run()
+    state = load_state(run_dir)
+    state.phase, state.final = "finalizing", None
+    save_state(state, run_dir)
+    shutil.rmtree(run_dir / "report")
+    resumed = Session.resume(run_dir).run()
+    assert resumed.phase == "done" and resumed.final.status == "success"
+    assert (run_dir / "report" / "report_job" / "written.json").is_file()  # the child wrote
+    assert (run_dir / "report" / "report.md").is_file()
 
 
 def test_a_failed_report_child_leaves_the_report_to_the_session(

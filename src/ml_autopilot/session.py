@@ -199,21 +199,17 @@ class Session:
         """Run every remaining phase; on Ctrl+C the state is saved before re-raising."""
         try:
             self._run_phases()
-        except KeyboardInterrupt:
+        except BaseException as exc:
             self._stop_report_child()
-            self.state.termination_reason = self.state.termination_reason or "interrupted"
-            self.save()
-            raise
-        except AutopilotError as exc:
-            self._stop_report_child()
-            self.state.phase = "failed"
-            self.state.error = str(exc)
-            self.save()
-            if self._tracking:
-                self.tracker.close(self.state)
-            raise
-        except BaseException:
-            self._stop_report_child()
+            if isinstance(exc, KeyboardInterrupt):
+                self.state.termination_reason = self.state.termination_reason or "interrupted"
+                self.save()
+            elif isinstance(exc, AutopilotError):
+                self.state.phase = "failed"
+                self.state.error = str(exc)
+                self.save()
+                if self._tracking:
+                    self.tracker.close(self.state)
             raise
         finally:
             if self._report_thread is not None:
@@ -244,9 +240,9 @@ class Session:
             self._finalize()
 
     def _start_report_child(self) -> None:
-        """Start the report child with the search, where the executor's scripts see this run
-        folder: it loads its modules while the experiments run, then waits for the search to
-        end (``report_job.search_ready``)."""
+        """Start the report child with the search (once per sitting), where the executor's
+        scripts see this run folder: it loads its modules while the experiments run, then
+        waits for the search to end (``report_job.search_ready``)."""
         if not self.executor.local_files or self._report is not None:
             return
         from ml_autopilot.reporting import report_job
@@ -457,10 +453,8 @@ class Session:
                 importance_job.clear_model_ready(run_dir)
                 waiting = self.time_left() + END_WAIT_MARGIN_SECONDS
                 importance = background.submit(self._once_fitting, self._timed_importance, waiting)
+                self._start_report_child()  # a run resumed at its end: not started yet
                 report = self._report
-                if report is None:  # a run resumed at its end: started with the refit
-                    report_job.clear_earlier_end(run_dir)
-                    report = background.submit(self._once_fitting, self._report_in_child, waiting)
                 report_job.search_ready(run_dir)
             else:
                 search_plots = background.submit(self._once_fitting, self._search_plots)

@@ -10,7 +10,7 @@ writes the report (``build.build_all``). Started with the final refit, its impor
 0.4-0.9 s, and where the refit and importance are short (penguins: 0.2 s and 0.5 s) the child
 was what the run's end waited for. Written in the session's own process, these took
 1-2 s of its interpreter lock just when the MLflow logging of the final model needed it; here
-they take the other core, with matplotlib and plotly loaded while the refit runs.
+they take the other core, with matplotlib and plotly loaded during the search.
 
 The script is fixed text: it finds the run folder from its own location
 (``RUN_DIR/report/report_job/report.py``), reads the saved state (for the dashboard and report,
@@ -56,10 +56,10 @@ SEARCH_READY = "search_ready"  # the search is over and saved (its ensemble incl
 FINAL_READY = "final_ready"  # the final model and the finished session's state are saved
 IMPORTANCE_READY = "importance_ready"  # report/importance.json holds the importance, or why not
 DRAW_SECONDS = 60.0  # drawing and writing, beyond the waits
-# The child's scheduling priority is lowered by this much. Its plots and dashboard are drawn
-# while the final refit, then the importance's loading of the model, need the cores; at equal
-# priority the dashboard's 0.5-1 s of CPU delayed the importance's first prediction (cpu_act:
-# 1.1 s from the model's signal to the first prediction, 0.35 s for the same load alone).
+# The child's scheduling priority is lowered by this much: its imports run during the search,
+# its plots beside the final refit and its dashboard beside the importance's loading of the
+# model, none of which should wait for it. (No effect of its own was measurable in one cpu_act
+# run: loading that 148 MB blend takes 0.52-0.57 s alone, 0.84-0.88 s with two other loads.)
 NICENESS = 10
 SCRIPT = '''"""This run's report, plots and dashboard; written by ML Autopilot."""
 
@@ -101,8 +101,9 @@ def report_in_child(
     executor: Executor, state: SessionState, run_dir: Path, wait_seconds: float
 ) -> dict[str, Path] | None:
     """Run the report script through ``executor`` (the caller has called ``clear_earlier_end``
-    first, and signals ``FINAL_READY`` and ``IMPORTANCE_READY`` in turn, within
-    ``wait_seconds``); what it wrote, as ``build_all`` returns it, or None when it failed."""
+    first, and signals ``SEARCH_READY``, ``FINAL_READY`` and ``IMPORTANCE_READY`` in turn,
+    within ``wait_seconds``); what it wrote, as ``build_all`` returns it, or None when it
+    failed."""
     outcome = run_job(executor, state, run_dir, JOB, DRAW_SECONDS + wait_seconds)
     if outcome.status != "success":
         logger.info("report: the child job failed (%s); writing it here", outcome.error)
