@@ -132,6 +132,28 @@ def test_zygote_death_mid_run_reruns_the_script_in_a_new_zygote(tmp_path):
         assert executor.zygote_pid() not in (None, first)
 
 
+def test_closing_the_executor_stops_a_running_script_for_good(tmp_path):
+    """A zygote its owner closes is not a crash: the script is stopped, not run again in a
+    new zygote or locally (a waiting report child once kept an interrupted run alive so)."""
+    body = """
+        import json, os, time
+        with open("runs.txt", "a") as runs:
+            runs.write(f"{os.getpid()}\\n")
+        time.sleep(60)
+        print(json.dumps({"ok": 1}))
+    """
+    executor = WarmExecutor(preload=("json",))
+    executor.start()
+    threading.Timer(1.0, executor.close).start()
+    started = time.monotonic()
+    out = run(executor, tmp_path, body, timeout=120)
+    assert time.monotonic() - started < 30
+    assert out.status == "failed" and "stopped" in (out.error or "")
+    assert len((tmp_path / "runs.txt").read_text().split()) == 1  # run once, not again
+    assert executor.zygote_pid() is None
+    executor.close()
+
+
 def test_a_zygote_that_cannot_start_falls_back_to_the_local_executor(tmp_path, caplog):
     with WarmExecutor(preload=("json",), startup_timeout=0.001) as executor:
         out = run(executor, tmp_path, 'import json\nprint(json.dumps({"ok": 1}))\n')

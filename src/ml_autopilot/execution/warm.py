@@ -182,6 +182,12 @@ class WarmExecutor(Executor):
             try:
                 return self._run_once(zygote, request, request.timeout - spent)
             except ZygoteError as error:
+                if zygote.closed:  # closed by its owner: the script was stopped, not lost
+                    return ExecutionOutcome(
+                        status="failed",
+                        duration=spent + error.child_seconds,
+                        error="stopped: the executor was closed while the script ran",
+                    )
                 spent += error.child_seconds
                 failed = zygote
                 logger.warning("warm zygote failed (attempt %d): %s", attempt, error)
@@ -302,6 +308,7 @@ class _Slot:
 def _close_slot(slot: _Slot, lock: threading.Lock) -> None:
     with lock:
         if slot.zygote is not None:
+            slot.zygote.closed = True  # its scripts are stopped, not to be run again
             slot.zygote.close()
             slot.zygote = None
 
@@ -311,6 +318,7 @@ class _Zygote:
 
     def __init__(self, preload: Sequence[str], startup_timeout: float) -> None:
         self.dead = False
+        self.closed = False  # closed by the executor's owner: its children stopped on purpose
         self.preload_bytes = 0
         # the zygote's stderr; lives as long as the zygote, closed in close()
         self._log: IO[bytes] = tempfile.TemporaryFile(prefix="ml-autopilot-zygote-")  # noqa: SIM115
