@@ -249,7 +249,7 @@ def test_preprocessing_aliases(line: str, key: str, value: str) -> None:
     ("line", "allowed"),
     [
         ("scaling: robust", "standard, minmax, none"),
-        ("imputation: knn", "drop, mean, median, mode, constant, none"),
+        ("imputation: knn", "drop, mean, median, mode, constant, iterative, none"),
         ("encoding: hashing", "onehot, ordinal, target, native"),
         ("target transform: sqrt", "log, none"),
     ],

@@ -206,6 +206,9 @@ _PREPROCESSING_VALUES: dict[str, dict[str, str]] = {
         "constant": "constant",
         "fill": "constant",
         "zero": "constant",
+        "iterative": "iterative",
+        "mice": "iterative",
+        "multivariate": "iterative",
         "none": "none",
         "no": "none",
         "off": "none",
@@ -245,7 +248,7 @@ _PREPROCESSING_VALUES: dict[str, dict[str, str]] = {
     },
 }
 _ALLOWED_PREPROCESSING: dict[str, tuple[str, ...]] = {
-    "imputation": ("drop", "mean", "median", "mode", "constant", "none"),
+    "imputation": ("drop", "mean", "median", "mode", "constant", "iterative", "none"),
     "scaling": ("standard", "minmax", "none"),
     "encoding": ("onehot", "ordinal", "target", "native"),
     "target_transform": ("log", "none"),

@@ -155,7 +155,9 @@ class Constraints(Record):
 class Preprocessing(Record):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    imputation: Literal["drop", "mean", "median", "mode", "constant", "none"] = "median"
+    imputation: Literal[
+        "drop", "mean", "median", "mode", "constant", "iterative", "none"
+    ] = "median"
     scaling: Literal["standard", "minmax", "none"] = "standard"
     encoding: Literal["onehot", "ordinal", "target", "native"] = "onehot"
     target_transform: Literal["none", "log"] = "none"

@@ -92,6 +92,13 @@ def test_preprocessing_must_suit_model_and_data(cls_profile, reg_profile):
         validate_spec(spec("svc", imputation="none"), "classification", cls_profile)
     with pytest.raises(SpecValidationError, match="regression only"):
         validate_spec(spec("lightgbm", target_transform="log"), "classification", cls_profile)
+    with pytest.raises(SpecValidationError, match="iterative imputation cannot use"):
+        validate_spec(
+            spec("catboost", imputation="iterative", encoding="native"), "classification",
+            cls_profile,
+        )
+    iterative = spec("catboost", imputation="iterative", encoding="onehot")
+    assert validate_spec(iterative, "classification", cls_profile).spec == iterative
     ok = validate_spec(
         spec("lightgbm", imputation="none", encoding="native", target_transform="log"),
         "regression",

@@ -462,3 +462,45 @@ def test_folds_within_their_prune_limits_run_to_the_end(tmp_path):
     result = _run_cv_script(forest_spec("extra_trees", 20), tmp_path, 60.0, prune=prune)
     assert result["status"] == "success"
     assert len(result["fold_scores"]) == 3
+
+
+def test_iterative_imputation_fills_a_row_from_what_is_known_about_it(tmp_path):
+    """A row missing every number gets numbers typical of its category, not the table's
+    medians (the penguins case: every measurement missing, the island known)."""
+    rng = np.random.default_rng(0)
+    island = np.array(["Biscoe", "Dream"])[rng.integers(0, 2, 200)]
+    mass = np.where(island == "Biscoe", 5000.0, 3500.0) + rng.normal(0, 100, 200)
+    flipper = np.where(island == "Biscoe", 217.0, 190.0) + rng.normal(0, 6, 200)
+    frame = pd.DataFrame({"island": island, "mass": mass, "flipper": flipper})
+    frame["species"] = np.where(island == "Biscoe", "Gentoo", "Adelie")
+    frame.loc[[3, 7], ["mass", "flipper"]] = np.nan
+    info, profile, _ = prepared(frame, tmp_path)
+    spec = model_spec("logistic_regression", {"C": 1.0}, "onehot").model_copy(
+        update={"preprocessing": Preprocessing(imputation="iterative", encoding="onehot")}
+    )
+    script = tmp_path / "experiment.py"
+    script.write_text(render_script(RenderRequest(1, spec, info, profile, 3, 0, 1, tmp_path)))
+    namespace = runpy.run_path(str(script), run_name="not_main")
+    prep = namespace["build_preprocessor"]()
+    features = namespace["prepare_features"](frame.drop(columns="species"))
+    prep.fit(features)
+
+    unknown = pd.DataFrame({"island": ["Biscoe", "Dream"], "mass": [np.nan] * 2})
+    unknown["flipper"] = np.nan
+    filled = prep.transform(namespace["prepare_features"](unknown))
+    mass_column = namespace["NUMERIC_COLUMNS"].index("mass")
+    scaled_mass = filled[:, mass_column]
+    assert scaled_mass[0] > 0.5 and scaled_mass[1] < -0.5  # heavy on Biscoe, light on Dream
+
+
+@pytest.mark.parametrize(
+    "model, encoding", [("lightgbm", "native"), ("hist_gradient_boosting", "native"),
+                        ("logistic_regression", "target")]
+)
+def test_iterative_imputation_runs_a_whole_cv(model, encoding, tmp_path):
+    params = {"n_estimators": 30} if model == "lightgbm" else {}
+    spec = model_spec(model, params, encoding).model_copy(
+        update={"preprocessing": Preprocessing(imputation="iterative", encoding=encoding)}
+    )
+    result = _run_cv_script(spec, tmp_path, time_limit=60.0)
+    assert result["status"] == "success" and result["cv_score"] > 0.5

@@ -12,7 +12,7 @@ from ml_autopilot.catalog.validation import validate_spec
 from ml_autopilot.data.profiling import profile_data
 from ml_autopilot.planning.base import PlanningContext, baseline_spec
 from ml_autopilot.planning.optimizer import OptimizerPlanner
-from ml_autopilot.planning.rules import encoding_choices
+from ml_autopilot.planning.rules import ITERATIVE_MAX_ROWS, encoding_choices
 from ml_autopilot.state import (
     Constraints,
     ExperimentRecord,
@@ -133,7 +133,8 @@ def test_skewed_positive_target_leads_to_a_log_transform_hypothesis():
 
 
 def test_native_missing_and_categorical_handling_chosen_for_boosters():
-    rows = CATALOG["lightgbm"].native_categorical_min_rows
+    """On a table too large for iterative imputation by default."""
+    rows = max(CATALOG["lightgbm"].native_categorical_min_rows, ITERATIVE_MAX_ROWS + 1)
     ctx = context(frame=make_classification_frame(n=rows))
     planner = OptimizerPlanner(ctx, seed=0)
     spec = planner.propose(ctx)

@@ -157,6 +157,11 @@ def _check_preprocessing(
         raise SpecValidationError(
             f"{model} cannot take missing values; choose an imputation other than 'none'"
         )
+    if prep.imputation == "iterative" and prep.encoding == "native" and model == "catboost":
+        raise SpecValidationError(
+            "catboost with native encoding takes the categories as text, which iterative "
+            "imputation cannot use; choose another imputation or encoding"
+        )
     if prep.target_transform == "log":
         if task != "regression":
             raise SpecValidationError("a log target transform applies to regression only")

@@ -135,6 +135,7 @@ def preprocessing_text() -> str:
     rules = (
         "encoding 'native' only for models with native categorical encoding; imputation 'none' "
         "only for models that handle missing values (or data without missing values); "
+        "imputation 'iterative' not for catboost with encoding 'native'; "
         "target_transform 'log' only for regression with a non-negative target."
     )
     return "Preprocessing options:\n" + "\n".join(lines) + "\nRules: " + rules

@@ -56,6 +56,9 @@ def repair_preprocessing(
     )
     if prep.imputation == "none" and missing and not entry.handles_missing:
         changes["imputation"] = "median"
+    encoding = changes.get("encoding", prep.encoding)
+    if prep.imputation == "iterative" and encoding == "native" and model == "catboost":
+        changes["imputation"] = "none"
     if prep.target_transform == "log" and (
         task != "regression" or profile.target.min is None or profile.target.min < 0
     ):
