@@ -327,9 +327,19 @@ def test_an_experiment_that_overtakes_another_gets_the_folder_of_its_record(
     assert reproduced.returncode == 0, reproduced.stderr[-2000:]
 
 
-def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_path):
+def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_path, monkeypatch):
     """Single models stall, but their blend is a clear gain: the search goes on past it."""
+    from ml_autopilot.reporting import importance_job
+
     run_dir = tmp_path / "run"
+    signals: list[tuple[Path | None, bool]] = []  # (file named, scored blend saved yet)
+    real_signal = importance_job.mark_model_ready
+
+    def recorded(folder: Path, model_file: Path | None = None) -> None:
+        signals.append((model_file, (run_dir / "final" / "model.pkl").exists()))
+        real_signal(folder, model_file)
+
+    monkeypatch.setattr(importance_job, "mark_model_ready", recorded)
     planner = ScriptedPlanner(
         [
             spec("nb", "gaussian_nb", {}),
@@ -375,6 +385,11 @@ def test_a_blend_that_beats_the_best_lifts_a_plateau(classification_csv, tmp_pat
         for folder, weight in zip(refit, blend["pipeline"].weights, strict=True)
     )
     assert np.allclose(blend["pipeline"].predict_proba(features), expected)
+    # the importance child was told of the all-rows file before the holdout was scored (the
+    # scored blend is saved after), and explained it
+    assert signals == [(run_dir / "final" / "all_rows" / "model.pkl", False), (None, True)]
+    importance = json.loads((run_dir / "report" / "importance.json").read_text("utf-8"))
+    assert importance["features"] and importance["metric"] == "log_loss"
 
 
 def test_a_blend_that_did_not_lift_the_plateau_is_the_final_blend_not_selected_again(

@@ -16,7 +16,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +45,7 @@ CARD_FILE = "model_card.json"
 MIN_FINAL_TIMEOUT = 60.0
 FITTING_POLL_SECONDS = 0.01
 ALL_ROWS_MIN_SECONDS = 1.0  # an all-rows refit is not started with less time than this left
+ModelSaved = Callable[[Path], None]  # told the file of the model to be saved, once it is there
 
 
 def final_candidates(state: SessionState) -> list[ExperimentRecord]:
@@ -96,7 +97,11 @@ def all_rows_factor(state: SessionState) -> float:
 
 
 def finalize(
-    state: SessionState, executor: Executor, time_left: float, end_seconds: float = 0.0
+    state: SessionState,
+    executor: Executor,
+    time_left: float,
+    end_seconds: float = 0.0,
+    on_saved: ModelSaved | None = None,
 ) -> FinalResult | None:
     """Refit, score the holdout once, refit on all rows; None when no experiment ever succeeded.
 
@@ -105,6 +110,10 @@ def finalize(
     session must leave a model); the all-rows refits may not (they improve the model, they are
     not needed): they run only when every refit is estimated to end ``end_seconds`` before the
     budget does, and are stopped there.
+
+    ``on_saved`` hears of a blend's all-rows file as soon as it is saved, before the holdout is
+    scored with the scored blend (which unpickles every member here): the saved model is then
+    that file unless this call raises.
     """
     candidates = final_candidates(state)
     if not candidates:
@@ -112,7 +121,7 @@ def finalize(
     deadline = time.monotonic() + time_left - end_seconds
     errors: list[str] = []
     for record in candidates:
-        result = _refit_candidate(state, record, executor, time_left, deadline)
+        result = _refit_candidate(state, record, executor, time_left, deadline, on_saved)
         if result.status == "success":
             if errors:
                 result.error = "; ".join(errors)
@@ -135,9 +144,11 @@ def _refit_candidate(
     executor: Executor,
     time_left: float,
     deadline: float,
+    on_saved: ModelSaved | None = None,
 ) -> FinalResult:
     """Refit one candidate (a single model or every member of a blend) in both scopes at once;
-    score the holdout with the non-holdout refit; save the all-rows refit if it finished."""
+    score the holdout with the non-holdout refit; save the all-rows refit if it finished (a
+    blend's first, then told to ``on_saved``)."""
     assert state.data is not None
     workdir = Path(state.config.output_dir) / FINAL_DIR
     shutil.rmtree(workdir, ignore_errors=True)
@@ -159,9 +170,14 @@ def _refit_candidate(
     for outcome in outcomes.values():
         if outcome.status == "success":
             spans += checked_spans(outcome.payload.get("model_spans"))
-    blend: dict | None = None
+    all_rows = [(job, outcomes[job]) for job in jobs if job.all_rows]
+    if record.spec.model == "ensemble" and all_rows and _first_failure(record, all_rows) is None:
+        path = workdir / ALL_ROWS_DIR / MODEL_FILE
+        _save_blend(state, record, [job.folder for job, _ in all_rows], path)
+        if on_saved is not None:
+            on_saved(path)
     if record.spec.model == "ensemble":
-        bundle = blend = _blend(state, record, [job.folder for job, _ in scored])
+        bundle = _blend(state, record, [job.folder for job, _ in scored])
         scoring_started = time.time()
         metrics = _score_holdout(state, bundle)
         spans.append((scoring_started, time.time()))
@@ -183,7 +199,7 @@ def _refit_candidate(
     if skipped:
         result.all_rows_error = skipped
         logger.info("the saved model is the scored refit; all-rows refit %s", skipped)
-    _adopt_all_rows(state, record, result, [(j, outcomes[j]) for j in jobs if j.all_rows], blend)
+    _adopt_all_rows(state, record, result, all_rows)
     return result
 
 
@@ -335,13 +351,19 @@ def _blend(state: SessionState, record: ExperimentRecord, folders: list[Path]) -
     return {**bundles[0], "pipeline": ensemble, "experiment": record.spec.name}
 
 
-def _saved_blend(scored: dict, folders: list[Path]) -> dict:
-    """The blend ``scored`` with the members refit into ``folders`` (the all-rows refits of
-    the same recipes, bundled alike), never unpickled here: nothing here predicts with them."""
-    blend: WeightedEnsemble = scored["pipeline"]
+def _save_blend(
+    state: SessionState, record: ExperimentRecord, folders: list[Path], path: Path
+) -> None:
+    """Save the blend of the members refit into ``folders`` to ``path``, no member unpickled
+    here but the smallest, for the bundle's facts (columns, classes: the same in every member's
+    bundle): nothing here predicts with them."""
+    assert state.data is not None
     saved = _saved_members(folders)
-    members = WeightedEnsemble.from_saved(saved, blend.weights, blend.task, len(blend.classes_))
-    return {**scored, "pipeline": members}
+    facts = bundle_from_bytes(min(saved, key=len))
+    members = WeightedEnsemble.from_saved(
+        saved, list(record.spec.params["weights"]), state.data.task, len(state.data.classes)
+    )
+    save_bundle({**facts, "pipeline": members, "experiment": record.spec.name}, path)
 
 
 def _saved_members(folders: list[Path]) -> list[bytes]:
@@ -354,10 +376,9 @@ def _adopt_all_rows(
     record: ExperimentRecord,
     result: FinalResult,
     outcomes: list[tuple[RefitJob, ExecutionOutcome]],
-    blend: dict | None,
 ) -> None:
-    """Make the all-rows refit the saved model when every one of its scripts succeeded
-    (``blend``: the scored refit's ensemble bundle, when the model is a blend)."""
+    """Make the all-rows refit the saved model when every one of its scripts succeeded (a
+    blend's file is saved already)."""
     assert state.data is not None
     if not outcomes:
         return
@@ -369,8 +390,6 @@ def _adopt_all_rows(
         )
         return
     folder = Path(state.config.output_dir) / FINAL_DIR / ALL_ROWS_DIR
-    if blend is not None:
-        save_bundle(_saved_blend(blend, [job.folder for job, _ in outcomes]), folder / MODEL_FILE)
     result.model_path = str(folder / MODEL_FILE)
     result.trained_rows = state.data.n_train + state.data.n_holdout
     result.all_rows_refit_time = _summed_refit_time(o for _, o in outcomes)

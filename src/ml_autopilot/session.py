@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -465,6 +466,10 @@ class Session:
                         self.executor,
                         self.time_left(),
                         end_seconds=POST_RUN_SECONDS,  # what follows the refits
+                        # a blend's all-rows file: the child loads it while the holdout is scored
+                        on_saved=partial(importance_job.mark_model_ready, run_dir)
+                        if in_children
+                        else None,
                     )
                 self.save()  # the importance script reads the final model from the saved state
                 if in_children:

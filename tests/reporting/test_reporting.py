@@ -54,6 +54,7 @@ from ml_autopilot.state import (
     SessionState,
     SteeringNote,
     load_state,
+    save_state,
 )
 from tests.conftest import make_classification_frame, make_regression_frame, run_config
 
@@ -328,6 +329,36 @@ def test_an_importance_child_started_early_waits_for_the_final_model(
         _, result = job.result(timeout=60)
     assert result.ok and read_importance(run_dir) == result
     assert READY_FILE in SCRIPT  # the script waits for the file this module writes
+
+
+def test_an_importance_child_told_of_the_model_file_goes_on_before_the_state_names_it(
+    reg_run: Run, tmp_path: Path
+) -> None:
+    """A blend's all-rows file is saved before the session records the final model: the
+    signal names the file, and the child explains it with a state that has no final yet."""
+    run_dir = tmp_path / "copy"
+    shutil.copytree(reg_run.run_dir, run_dir)
+    (run_dir / "report" / "importance.json").unlink()
+    model = Path(reg_run.state.final.model_path)  # type: ignore[union-attr]
+    model_file = run_dir / model.relative_to(reg_run.run_dir)
+    state = moved_state(run_dir)
+    state.final = None
+    save_state(state, run_dir)
+    clear_model_ready(run_dir)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        job = pool.submit(importance_in_child, LocalExecutor(), state, run_dir, 60.0)
+        mark_model_ready(run_dir, model_file)
+        mark_model_ready(run_dir)  # the usual signal once the state is saved keeps the file
+        _, result = job.result(timeout=60)
+    assert result.ok and result.metric == "rmse" and read_importance(run_dir) == result
+    signal = run_dir / "report" / "importance_job" / READY_FILE
+    assert signal.read_text(encoding="utf-8") == str(model_file.relative_to(run_dir))
+
+    signal.unlink()  # a file outside the run folder is never named: the state will tell
+    mark_model_ready(run_dir, tmp_path / "elsewhere.pkl")
+    assert not signal.exists()
+    outside = compute_importance(state, run_dir, "../elsewhere.pkl")
+    assert outside.unavailable == "the model file ../elsewhere.pkl is not in the run folder"
 
 
 def test_importance_stays_in_process_when_scripts_cannot_see_the_run_folder(

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml_autopilot.atomic_file import write_text_atomically
 from ml_autopilot.execution.base import ExecutionOutcome, ExecutionRequest, Executor
 from ml_autopilot.state import SessionState
 
@@ -41,11 +42,16 @@ def clear_signals(run_dir: Path, job: ChildJob) -> None:
         (job_dir(run_dir, job) / name).unlink(missing_ok=True)
 
 
-def send_signal(run_dir: Path, job: ChildJob, name: str) -> None:
-    """Let the job's script go on past ``name`` (one of ``job.signals``)."""
+def send_signal(run_dir: Path, job: ChildJob, name: str, text: str = "") -> None:
+    """Let the job's script go on past ``name`` (one of ``job.signals``); ``text`` is what
+    the script then reads from it (written whole before the signal appears). A signal sent
+    again keeps the text it was first sent with."""
     folder = job_dir(run_dir, job)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).touch()
+    if text:
+        write_text_atomically(folder / name, text)
+    else:
+        (folder / name).touch()
 
 
 def send_all_signals(run_dir: Path, job: ChildJob) -> None:
@@ -54,11 +60,13 @@ def send_all_signals(run_dir: Path, job: ChildJob) -> None:
         send_signal(run_dir, job, name)
 
 
-def wait_for_signal(folder: Path, name: str, poll: float = POLL_SECONDS) -> None:
+def wait_for_signal(folder: Path, name: str, poll: float = POLL_SECONDS) -> str:
     """The script's side: wait until the session has sent ``name`` into ``folder`` (looking
-    every ``poll`` seconds)."""
-    while not (folder / name).exists():
+    every ``poll`` seconds); the text it was sent with ("" for none)."""
+    path = folder / name
+    while not path.exists():
         time.sleep(poll)
+    return path.read_text(encoding="utf-8")
 
 
 def run_job(

@@ -106,21 +106,27 @@ class FittedModel:
         return np.asarray(self.model.classes_)
 
 
-def compute_importance(state: SessionState, run_dir: Path) -> ImportanceResult:
-    """Permutation importance of the final model; never raises, says why when unavailable."""
+def compute_importance(
+    state: SessionState, run_dir: Path, model_file: str | None = None
+) -> ImportanceResult:
+    """Permutation importance of the final model (or of ``model_file``, a path inside
+    ``run_dir`` saved as the final model before the state records it); never raises, says
+    why when unavailable."""
     try:
         # Predictions on a few hundred rows gain nothing from threads, and each of a booster's
         # many small parallel regions costs thread start-up and barriers: one thread here.
         with threadpool_limits(limits=1):
-            return _compute(state, Path(run_dir))
+            return _compute(state, Path(run_dir), model_file)
     except Exception as exc:  # a report must not fail because of one section
         logger.warning("feature importance failed: %s", exc)
         return ImportanceResult(unavailable=f"it could not be computed ({_one_line(exc)})")
 
 
-def write_importance(state: SessionState, run_dir: Path) -> tuple[Path, ImportanceResult]:
+def write_importance(
+    state: SessionState, run_dir: Path, model_file: str | None = None
+) -> tuple[Path, ImportanceResult]:
     """Compute the importances and write ``report/importance.json``."""
-    return save_importance(compute_importance(state, run_dir), run_dir)
+    return save_importance(compute_importance(state, run_dir, model_file), run_dir)
 
 
 def save_importance(result: ImportanceResult, run_dir: Path) -> tuple[Path, ImportanceResult]:
@@ -146,12 +152,12 @@ def read_importance(run_dir: Path) -> ImportanceResult | None:
         return None
 
 
-def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
-    reason = _unavailable_reason(state, run_dir)
-    if reason:
+def _compute(state: SessionState, run_dir: Path, model_file: str | None) -> ImportanceResult:
+    path, reason = _explained_model(state, run_dir, model_file)
+    if path is None:
         return ImportanceResult(unavailable=reason)
     assert state.data is not None
-    bundle: dict[str, Any] = load_bundle(_model_path(state, run_dir))  # our own run artifact
+    bundle: dict[str, Any] = load_bundle(path)  # our own run artifact
     train = pd.read_parquet(_train_path(state, run_dir))
     sample = train.sample(n=min(MAX_ROWS, len(train)), random_state=state.config.seed)
     features = prepare_features(sample, bundle["numeric_columns"], bundle["categorical_columns"])
@@ -190,6 +196,23 @@ def _compute(state: SessionState, run_dir: Path) -> ImportanceResult:
         seconds=time.perf_counter() - started,
         model_spans=model.spans,
     )
+
+
+def _explained_model(
+    state: SessionState, run_dir: Path, named: str | None
+) -> tuple[Path | None, str]:
+    """The model file to explain (the final model, or ``named``), or None and why not."""
+    if named is None:
+        reason = _unavailable_reason(state, run_dir)
+        return (None, reason) if reason else (_model_path(state, run_dir), "")
+    path = run_dir / named
+    if state.data is None:
+        return None, "the run has no data yet"
+    if run_dir.resolve() not in path.resolve().parents:
+        return None, f"the model file {named} is not in the run folder"
+    if not path.is_file():
+        return None, f"the model file {named} is missing"
+    return path, ""
 
 
 def _unavailable_reason(state: SessionState, run_dir: Path) -> str | None:

@@ -10,7 +10,9 @@ session then reads; when the script fails, the session writes the reason there i
 The child can be started before the final model exists (``wait_seconds``): it imports its
 modules beside the final refit, then waits for ``mark_model_ready`` (a file in its folder)
 before it reads the state and the model. Its start-up then costs nothing after the refit but
-loading the model: 0.5-0.8 s less between the refit and the first prediction.
+loading the model: 0.5-0.8 s less between the refit and the first prediction. The signal may
+name the model file (a path inside the run folder): a blend's all-rows file is saved before the
+session scores the holdout and records the final model, and the child loads it meanwhile.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ from ml_autopilot.state import load_state
 
 job_dir = Path(__file__).resolve().parent
 run_dir = job_dir.parents[1]  # RUN_DIR/report/importance_job/importance.py
-wait_for_signal(job_dir, "model_ready")  # started beside the final refit
-_, result = write_importance(load_state(run_dir), run_dir)
+model_file = wait_for_signal(job_dir, "model_ready")  # started beside the final refit
+_, result = write_importance(load_state(run_dir), run_dir, model_file or None)
 print(json.dumps({"available": result.unavailable is None}))
 '''
 JOB = ChildJob(JOB_FOLDER, SCRIPT_NAME, SCRIPT, signals=(READY_FILE,))
@@ -88,6 +90,15 @@ def clear_model_ready(run_dir: Path) -> None:
     clear_signals(run_dir, JOB)
 
 
-def mark_model_ready(run_dir: Path) -> None:
-    """Let a waiting importance script go on: the final model and the state are saved."""
-    send_signal(run_dir, JOB, READY_FILE)
+def mark_model_ready(run_dir: Path, model_file: Path | None = None) -> None:
+    """Let a waiting importance script go on: the final model and the state are saved, or
+    ``model_file`` (inside ``run_dir``) is saved and will be the final model once the state
+    records it (not signalled when that file is outside ``run_dir``: the state then tells).
+    Sent again, the signal keeps the file it first named."""
+    text = ""
+    if model_file is not None:
+        try:
+            text = str(Path(model_file).resolve().relative_to(Path(run_dir).resolve()))
+        except ValueError:
+            return
+    send_signal(run_dir, JOB, READY_FILE, text)
