@@ -466,10 +466,7 @@ class Session:
                         self.executor,
                         self.time_left(),
                         end_seconds=POST_RUN_SECONDS,  # what follows the refits
-                        # a blend's all-rows file: the child loads it while the holdout is scored
-                        on_saved=partial(importance_job.mark_model_ready, run_dir)
-                        if in_children
-                        else None,
+                        on_saved=partial(self._final_model_saved, background, in_children),
                     )
                 self.save()  # the importance script reads the final model from the saved state
                 if in_children:
@@ -582,6 +579,21 @@ class Session:
             drawn = lambda: from_child  # noqa: E731
         with _timed("report"):
             return build_all(self.state, self.run_dir, drawn, importance.result)
+
+    def _final_model_saved(
+        self, background: ThreadPoolExecutor, in_children: bool, path: Path
+    ) -> None:
+        """A blend's all-rows file is saved, the session scores the holdout next: meanwhile the
+        importance child loads it and MLflow logs it (``log_final`` then finds it there)."""
+        from ml_autopilot.reporting import importance_job
+
+        if in_children:
+            importance_job.mark_model_ready(self.run_dir, path)
+        background.submit(self._timed_model_logging, path)
+
+    def _timed_model_logging(self, path: Path) -> None:
+        with _timed("MLflow model logging"):
+            self.tracker.log_model(self.state, path)
 
     def _timed_final_logging(self) -> None:
         with _timed("MLflow final logging"):

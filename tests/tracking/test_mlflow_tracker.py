@@ -352,6 +352,46 @@ def test_logged_model_predicts_like_predict_frame(
     assert requirements.read_text().split() == pip_requirements()
 
 
+def test_a_blend_is_logged_once_while_the_holdout_is_scored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blend's all-rows file goes to MLflow as soon as it is saved, before the scored blend
+    (the holdout's) exists; the final logging then finds it: one logged model, the saved one."""
+    calls: list[tuple[Path, bool]] = []  # (file logged, scored blend saved yet)
+    real = MlflowTracker.log_model
+
+    def recorded(self: MlflowTracker, state: SessionState, path: Path) -> None:
+        calls.append((path, (path.parents[1] / "model.pkl").exists()))
+        real(self, state, path)
+
+    monkeypatch.setattr(MlflowTracker, "log_model", recorded)
+    data = tmp_path / "data.csv"
+    make_classification_frame().to_csv(data, index=False)
+    run_dir = tmp_path / "run"
+    specs = [
+        spec("nb", "gaussian_nb", {}),
+        spec("forest", "random_forest", {"n_estimators": 60}),
+        spec("trees", "extra_trees", {"n_estimators": 60}),
+    ]
+    config = run_config(
+        data, "species", run_dir, metric="log_loss", plateau=1, max_iterations=3, workers=1
+    )
+    state = Session.create(config, tracker=MlflowTracker(), planner=ScriptedPlanner(specs)).run()
+    assert state.final is not None and state.final.name.startswith("ensemble")
+    saved = run_dir / "final" / "all_rows" / "model.pkl"
+    assert Path(state.final.model_path) == saved
+    assert calls == [(saved, False)]
+    client = MlflowClient(store_uri(run_dir))
+    assert state.tracking is not None
+    models = client.search_logged_models(experiment_ids=[state.tracking.experiment_id])
+    assert len(models) == 1 and state.tracking.model_uri == f"models:/{models[0].model_id}"
+    holdout = pd.read_parquet(run_dir / "data" / "holdout.parquet")
+    with fluent_store(store_uri(run_dir)):
+        logged = mlflow.pyfunc.load_model(state.tracking.model_uri)
+    expected = predict_frame(load_bundle(saved), holdout)
+    pd.testing.assert_frame_equal(logged.predict(holdout), expected)
+
+
 def test_model_requirements_are_pinned_and_explicit() -> None:
     pinned = dict(line.split("==") for line in pip_requirements())
     assert {"scikit-learn", "pandas", "numpy", "lightgbm", "catboost", "mlflow"} <= set(pinned)

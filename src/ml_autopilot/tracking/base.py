@@ -9,6 +9,7 @@ resumed session never logs an experiment twice.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 from ml_autopilot.state import ExperimentRecord, SessionState
 
@@ -39,6 +40,11 @@ class Tracker(ABC):
 
     def prepare_final(self) -> None:
         """Get ready for ``log_final`` (called in the background while the final refit runs)."""
+        return None
+
+    def log_model(self, state: SessionState, model_path: Path) -> None:
+        """Log ``model_path``, saved as the final model before the state records it, ahead of
+        ``log_final`` (which then logs it no more); called in the background."""
         return None
 
     def close(self, state: SessionState) -> None:

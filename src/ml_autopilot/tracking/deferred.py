@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from ml_autopilot.log import get_logger
 from ml_autopilot.state import ExperimentRecord, SessionState
@@ -65,6 +66,9 @@ class DeferredTracker(Tracker):
 
     def prepare_final(self) -> None:
         self._ready().prepare_final()
+
+    def log_model(self, state: SessionState, model_path: Path) -> None:
+        self._ready().log_model(state, model_path)
 
     def close(self, state: SessionState) -> None:
         self._ready().close(state)

@@ -143,6 +143,16 @@ class MlflowTracker(Tracker):
             if not self._tracking(state).final_logged:
                 self._attempt("log the final model", self._log_final, state)
 
+    def log_model(self, state: SessionState, model_path: Path) -> None:
+        """Log the model file the final refit has just saved, while the session scores the
+        holdout; ``log_final`` then finds it on the parent run instead of logging it again."""
+        with self._lock:
+            if state.tracking is None and not self._attempt("open", self._open, state):
+                return
+            tracking = self._tracking(state)
+            if not tracking.final_logged and not tracking.model_uri:
+                self._attempt("log the final model", self._log_model, state, model_path)
+
     def prepare_final(self) -> None:
         """Ready the model logging ahead of ``log_final`` (a failure only costs that time)."""
         try:
@@ -348,15 +358,28 @@ class MlflowTracker(Tracker):
             tracking.model_uri = self._final_model_uri(client, state, parent)
         tracking.final_logged = True
 
-    def _final_model_uri(self, client: MlflowClient, state: SessionState, parent: Run) -> str:
+    def _log_model(self, state: SessionState, model_path: Path) -> None:
+        tracking = self._tracking(state)
+        client = self._client(tracking.tracking_uri)
+        parent = client.get_run(tracking.parent_run_id)
+        tracking.model_uri = self._final_model_uri(client, state, parent, model_path)
+
+    def _final_model_uri(
+        self, client: MlflowClient, state: SessionState, parent: Run, path: Path | None = None
+    ) -> str:
+        """The logged final model (``path``, or the state's final model file): the one on the
+        parent run when there is one."""
         tracking = self._tracking(state)
         existing = self._existing_model(client, tracking)
         if existing is not None:
             return existing
-        assert state.final is not None and state.final.model_path and state.data is not None
+        if path is None:
+            assert state.final is not None and state.final.model_path
+            path = Path(state.final.model_path)
+        assert state.data is not None
         try:
             return log_pyfunc_model(
-                Path(state.final.model_path),
+                path,
                 Path(state.data.train_path),
                 tracking.tracking_uri,
                 tracking.parent_run_id,
